@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""The CDK app: every selected environment's stacks, tagged, checked by cdk-nag and the mandatory-tags rule.
+
+`cdk synth` (or `python app.py`) builds all environments; `-c env=NAME` or `ENV=NAME` builds one.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from aws_cdk import App, AspectPriority, Aspects, Validations
+from cdk_nag import AwsSolutionsChecks
+
+import stacks  # noqa: F401  (makes the project's constructs/ folder importable)
+from config import ConfigError, EnvironmentConfig, select_environments
+from constructs.compliance import MandatoryTagsCheck
+from stacks.environment import EnvironmentStacks, build_environment
+
+# Context and feature flags live here, not in cdk.json, so that `python app.py`, the CDK CLI and the tests
+# build identical templates.
+FEATURE_FLAGS = {
+    "aws:cdk:version-reporting": False,  # no CDKMetadata resource: templates stay identical across CDK patch releases
+    "@aws-cdk/aws-iam:minimizePolicies": True,
+    "@aws-cdk/core:checkSecretUsage": True,
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+    "@aws-cdk/aws-s3:createDefaultLoggingPolicy": True,
+    "@aws-cdk/aws-kms:aliasNameRef": True,
+    "@aws-cdk/core:target-partitions": ["aws"],
+}
+
+
+def create_app(configs: Sequence[EnvironmentConfig], outdir: str | None = None) -> tuple[App, list[EnvironmentStacks]]:
+    app = App(outdir=outdir, context=FEATURE_FLAGS)
+    built = [build_environment(app, config) for config in configs]
+    Aspects.of(app).add(MandatoryTagsCheck(), priority=AspectPriority.READONLY)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    return app, built
+
+
+def main() -> int:
+    context_app = App()  # only to read `-c env=...` passed by the CDK CLI
+    try:
+        configs = select_environments(context_app.node.try_get_context("env"))
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    app, _ = create_app(configs)
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

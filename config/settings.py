@@ -1,0 +1,145 @@
+"""Environment settings as typed data.
+
+Each environment is one TOML file in config/environments/ (its file name is the environment name).
+Every value is validated here, before any construct exists, so a bad or missing value fails with a
+message that names the environment and the field instead of surfacing as a CloudFormation error.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
+
+# The only values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the person editing config/environments/."""
+
+
+class _Settings(BaseModel):
+    # Frozen: stacks receive settings, they never change them. Forbid: a misspelt key is an error, not a silent default.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StorageSettings(_Settings):
+    noncurrent_version_expiration_days: int = Field(ge=1, le=3650)
+    access_log_expiration_days: int = Field(ge=1, le=3650)
+
+
+class MlSettings(_Settings):
+    # The metric and threshold of the quality gate: the local flow and the SageMaker pipeline read these same values.
+    quality_metric: Literal["accuracy", "f1", "roc_auc"]
+    quality_threshold: float = Field(gt=0.0, le=1.0)
+
+
+class EnvironmentConfig(_Settings):
+    name: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    owner: str = Field(min_length=1, max_length=128, pattern=r"^[\w.:/=+@ -]+$")
+    cost_center: str = Field(min_length=1, max_length=128, pattern=r"^[\w.:/=+@ -]+$")
+    alert_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+    log_retention_days: int
+    data_removal_policy: Literal["retain", "destroy"]
+    storage: StorageSettings
+    ml: MlSettings
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_is_a_cloudwatch_value(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} (the values CloudWatch Logs accepts)"
+            )
+        return value
+
+    @property
+    def prefix(self) -> str:
+        """Name prefix of every stack and named resource of this environment (cleanup finds resources by it)."""
+        return f"titanic-{self.name}"
+
+    @property
+    def mandatory_tags(self) -> dict[str, str]:
+        return {
+            "project": "titanic-sagemaker",
+            "env": self.name,
+            "owner": self.owner,
+            "managed_by": "cdk",
+            "cost_center": self.cost_center,
+        }
+
+
+def available_environments() -> list[str]:
+    return sorted(path.stem for path in ENVIRONMENTS_DIR.glob("*.toml"))
+
+
+def load_environment(name: str) -> EnvironmentConfig:
+    path = ENVIRONMENTS_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(f"Unknown environment '{name}'. Valid environments: {', '.join(available_environments())}.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"Environment '{name}' ({_relative(path)}): not valid TOML: {error}") from error
+    try:
+        return EnvironmentConfig(name=name, **raw)
+    except ValidationError as error:
+        problems = "\n".join(
+            f"  - field '{'.'.join(str(part) for part in item['loc'])}': {_describe(item)}" for item in error.errors()
+        )
+        raise ConfigError(f"Invalid configuration for environment '{name}' ({_relative(path)}):\n{problems}") from None
+
+
+def load_all_environments() -> list[EnvironmentConfig]:
+    return [load_environment(name) for name in available_environments()]
+
+
+def select_environments(context_value: str | None) -> list[EnvironmentConfig]:
+    """The environments to build: `-c env=NAME` wins over `ENV=NAME`; neither means all of them."""
+    name = context_value or os.environ.get("ENV") or ""
+    if not name or name == "all":
+        return load_all_environments()
+    return [load_environment(name)]
+
+
+def _describe(item: dict) -> str:
+    if item["type"] == "missing":
+        return "is required but missing"
+    if item["type"] == "extra_forbidden":
+        return "is not a known setting (misspelt?)"
+    return f"{item['msg']} (got {item.get('input')!r})"
+
+
+def _relative(path: Path) -> str:
+    return str(path.relative_to(ENVIRONMENTS_DIR.parent.parent))

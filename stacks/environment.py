@@ -1,0 +1,44 @@
+"""Everything one environment deploys: its stacks, wired together by typed references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Environment, Stack, Tags
+
+from config import EnvironmentConfig
+from constructs import Construct
+from constructs.compliance import apply_mandatory_tags
+from stacks.foundation import FoundationStack
+
+# One stack per phase, deployed in this order. Stack names are `titanic-<env>-<phase>`.
+PHASES = ("foundation",)
+
+
+def stack_name(config: EnvironmentConfig, phase: str) -> str:
+    return f"{config.prefix}-{phase}"
+
+
+@dataclass(frozen=True)
+class EnvironmentStacks:
+    foundation: FoundationStack
+
+    def all(self) -> list[Stack]:
+        return [getattr(self, phase) for phase in PHASES]
+
+
+def build_environment(scope: Construct, config: EnvironmentConfig) -> EnvironmentStacks:
+    # No account in config: the stacks are environment-agnostic and deploy to the CLI's current account.
+    env = Environment(account=config.account, region=config.region)
+    foundation = FoundationStack(
+        scope,
+        stack_name(config, "foundation"),
+        config=config,
+        env=env,
+        description=f"titanic-sagemaker {config.name} phase 00: KMS key, log and artifacts buckets, alerts topic",
+    )
+    stacks = EnvironmentStacks(foundation=foundation)
+    for phase, stack in zip(PHASES, stacks.all()):
+        apply_mandatory_tags(stack, config.mandatory_tags)
+        Tags.of(stack).add("phase", phase)
+    return stacks

@@ -1,0 +1,94 @@
+"""Phase 00: the shared security and operations base every other stack builds on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+
+from config import EnvironmentConfig
+from constructs import Construct
+from constructs.secure_bucket import SecureBucket
+
+
+@dataclass(frozen=True)
+class Foundation:
+    """What later stacks receive from the foundation, as typed references (never names rebuilt by hand)."""
+
+    key: kms.IKey
+    access_log_bucket: s3.IBucket
+    artifacts_bucket: s3.IBucket
+    alerts_topic: sns.ITopic
+
+
+class FoundationStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        destroy = config.data_removal_policy == "destroy"
+
+        key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/{config.prefix}",
+            description=f"titanic-sagemaker {config.name}: encrypts data, artifacts, logs and alerts",
+            enable_key_rotation=True,
+            pending_window=Duration.days(7 if destroy else 30),
+            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
+        )
+        # CloudWatch alarms and EventBridge rules publish to the encrypted alerts topic: they need the key.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowAlertPublishersToUseTheKey",
+                principals=[
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+
+        access_logs = SecureBucket(
+            self,
+            "AccessLogs",
+            encryption_key=None,
+            access_log_bucket=None,
+            access_log_prefix="",
+            noncurrent_version_expiration_days=config.storage.noncurrent_version_expiration_days,
+            destroy_on_delete=destroy,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs", expiration=Duration.days(config.storage.access_log_expiration_days)
+                )
+            ],
+        )
+
+        artifacts = SecureBucket(
+            self,
+            "Artifacts",
+            encryption_key=key,
+            access_log_bucket=access_logs.bucket,
+            access_log_prefix="artifacts/",
+            noncurrent_version_expiration_days=config.storage.noncurrent_version_expiration_days,
+            destroy_on_delete=destroy,
+        )
+
+        topic = sns.Topic(
+            self,
+            "Alerts",
+            topic_name=f"{config.prefix}-alerts",
+            display_name=f"titanic-sagemaker {config.name} alerts",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
+
+        self.outputs = Foundation(
+            key=key, access_log_bucket=access_logs.bucket, artifacts_bucket=artifacts.bucket, alerts_topic=topic
+        )

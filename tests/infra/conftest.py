@@ -1,0 +1,48 @@
+"""Synthesize the whole app (every environment) once per test session; tests read the resulting cloud assembly."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cloud_assembly import StackSummary, read_assembly
+
+from app import create_app
+from config import load_all_environments
+from stacks.environment import PHASES, stack_name
+
+ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class Synthesis:
+    outdir: Path
+    stacks: dict[str, StackSummary]
+    error: str | None  # the synth error (nag finding, missing tag), if any
+
+
+def synthesize(outdir: Path) -> Synthesis:
+    app, _ = create_app(load_all_environments(), outdir=str(outdir))
+    error = None
+    try:
+        app.synth()
+    except RuntimeError as failure:  # cdk-nag findings and mandatory-tag errors surface here
+        error = str(failure)
+    return Synthesis(outdir, {stack.name: stack for stack in read_assembly(outdir)}, error)
+
+
+def normalize(template: dict) -> dict:
+    """Asset hashes change with any byte of an asset; snapshots show the infrastructure, not the hashes."""
+    return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+
+
+@pytest.fixture(scope="session")
+def synthesis(tmp_path_factory) -> Synthesis:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+# Every stack of every environment, known at collection time so each gets its own test ids.
+STACK_NAMES = [stack_name(config, phase) for config in load_all_environments() for phase in PHASES]

@@ -1,0 +1,135 @@
+"""Phase 00: the foundation stack's resources, checked property by property in every environment."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from config import load_all_environments
+
+CONFIGS = load_all_environments()
+
+
+@pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
+def foundation(request, synthesis):
+    config = request.param
+    return config, Template.from_json(synthesis.stacks[f"{config.prefix}-foundation"].template)
+
+
+def test_customer_managed_key_rotates(foundation):
+    config, template = foundation
+    template.resource_count_is("AWS::KMS::Key", 1)
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": f"alias/{config.prefix}"})
+
+
+def test_data_retention_follows_the_environment(foundation):
+    config, template = foundation
+    policy = "Retain" if config.data_removal_policy == "retain" else "Delete"
+    for resource_type in ("AWS::KMS::Key", "AWS::S3::Bucket"):
+        for resource in template.find_resources(resource_type).values():
+            assert resource["DeletionPolicy"] == policy, resource_type
+
+
+def test_buckets_are_versioned_private_and_expire_old_versions(foundation):
+    config, template = foundation
+    buckets = template.find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for bucket in buckets.values():
+        properties = bucket["Properties"]
+        assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        rules = {rule["Id"]: rule for rule in properties["LifecycleConfiguration"]["Rules"]}
+        assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
+            "NoncurrentDays": config.storage.noncurrent_version_expiration_days
+        }
+
+
+def test_artifacts_bucket_uses_the_key_and_logs_access(foundation):
+    _, template = foundation
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": {"Fn::GetAtt": [Match.string_like_regexp("^Key"), "Arn"]},
+                        },
+                    }
+                ]
+            },
+            "LoggingConfiguration": {"DestinationBucketName": Match.any_value(), "LogFilePrefix": "artifacts/"},
+        },
+    )
+
+
+def test_access_log_bucket_expires_logs(foundation):
+    config, template = foundation
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Id": "expire-access-logs", "ExpirationInDays": config.storage.access_log_expiration_days}
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_every_bucket_denies_plain_http(foundation):
+    _, template = foundation
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 2
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"].get("Bool", {}).get("aws:SecureTransport") == "false"
+            for s in statements
+        )
+
+
+def test_alerts_topic_is_encrypted_tls_only_and_mails_the_configured_address(foundation):
+    config, template = foundation
+    template.has_resource_properties(
+        "AWS::SNS::Topic",
+        {
+            "TopicName": f"{config.prefix}-alerts",
+            "KmsMasterKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^Key"), "Arn"]},
+        },
+    )
+    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": config.alert_email})
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def test_only_alarm_and_event_services_of_this_account_may_use_the_key_besides_the_account(foundation):
+    _, template = foundation
+    key = next(iter(template.find_resources("AWS::KMS::Key").values()))
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    service_statements = [s for s in statements if "Service" in s["Principal"]]
+    assert len(service_statements) == 1
+    statement = service_statements[0]
+    assert sorted(statement["Principal"]["Service"]) == ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}

@@ -1,0 +1,78 @@
+"""Environment settings: valid files load; bad ones fail before synth, naming the environment and the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import ConfigError, available_environments, load_environment, select_environments, settings
+
+
+def test_at_least_dev_and_prod_exist_and_load():
+    assert {"dev", "prod"} <= set(available_environments())
+    for name in available_environments():
+        config = load_environment(name)
+        assert config.name == name
+        assert config.mandatory_tags["project"] == "titanic-sagemaker"
+        assert config.mandatory_tags["managed_by"] == "cdk"
+
+
+def test_unknown_environment_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"Unknown environment 'qa'\. Valid environments: dev, prod"):
+        load_environment("qa")
+
+
+@pytest.fixture
+def environments_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "ENVIRONMENTS_DIR", tmp_path)
+    return tmp_path
+
+
+VALID = (settings.ENVIRONMENTS_DIR / "dev.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "field", "reason"),
+    [
+        (
+            'alert_email = "ml-platform-alerts@example.com"',
+            'alert_email = "not-an-email"',
+            "alert_email",
+            "should match",
+        ),
+        ("log_retention_days = 30", "log_retention_days = 31", "log_retention_days", "must be one of"),
+        (
+            'data_removal_policy = "destroy"',
+            'data_removal_policy = "keep"',
+            "data_removal_policy",
+            "'retain' or 'destroy'",
+        ),
+        ('region = "eu-west-1"', 'region = "europe"', "region", "should match"),
+        ("quality_threshold = 0.78", "quality_threshold = 1.5", "ml.quality_threshold", "less than or equal to 1"),
+        ('owner = "ml-platform-team"\n', "", "owner", "is required but missing"),
+        ('owner = "ml-platform-team"', 'owner = "x"\nowners = "typo"', "owners", "not a known setting"),
+        ('region = "eu-west-1"', 'region = "eu-west-1"\naccount = "12345"', "account", "should match"),
+    ],
+)
+def test_bad_values_name_the_environment_and_the_field(environments_dir, replace, by, field, reason):
+    assert replace in VALID
+    (environments_dir / "staging.toml").write_text(VALID.replace(replace, by))
+    with pytest.raises(ConfigError) as error:
+        load_environment("staging")
+    message = str(error.value)
+    assert "environment 'staging'" in message
+    assert f"field '{field}'" in message
+    assert reason in message
+
+
+def test_broken_toml_names_the_environment(environments_dir):
+    (environments_dir / "staging.toml").write_text("owner = ")
+    with pytest.raises(ConfigError, match=r"Environment .staging.*not valid TOML"):
+        load_environment("staging")
+
+
+def test_selection_prefers_context_then_env_variable_then_all(monkeypatch):
+    monkeypatch.setenv("ENV", "prod")
+    assert [c.name for c in select_environments("dev")] == ["dev"]
+    assert [c.name for c in select_environments(None)] == ["prod"]
+    monkeypatch.delenv("ENV")
+    assert [c.name for c in select_environments(None)] == available_environments()
