@@ -59,7 +59,7 @@ class StorageSettings(_Settings):
 
 class MlSettings(_Settings):
     # The metric and threshold of the quality gate: the local flow and the SageMaker pipeline read these same values.
-    quality_metric: Literal["accuracy", "f1", "roc_auc"]
+    quality_metric: Literal["accuracy", "precision", "recall", "f1", "auc"]  # ml.contracts.QUALITY_METRICS
     quality_threshold: float = Field(gt=0.0, le=1.0)
 
 

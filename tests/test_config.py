@@ -76,3 +76,12 @@ def test_selection_prefers_context_then_env_variable_then_all(monkeypatch):
     assert [c.name for c in select_environments(None)] == ["prod"]
     monkeypatch.delenv("ENV")
     assert [c.name for c in select_environments(None)] == available_environments()
+
+
+def test_quality_metric_choices_are_the_metrics_evaluation_writes():
+    from typing import get_args
+
+    from config.settings import MlSettings
+    from ml.contracts import QUALITY_METRICS
+
+    assert get_args(MlSettings.model_fields["quality_metric"].annotation) == QUALITY_METRICS

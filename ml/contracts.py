@@ -1,0 +1,48 @@
+"""The contracts between ml/ and the systems that run it: SageMaker paths, file names, the evaluation report format.
+
+The SageMaker pipeline (stacks/) and the local runner both build their paths from these names, so a step's
+output is always where the next step looks for it.
+"""
+
+from __future__ import annotations
+
+# SageMaker Processing mounts inputs and collects outputs under this root.
+PROCESSING_ROOT = "/opt/ml/processing"
+
+# DataPreProcessing: reads every CSV in RAW_INPUT_DIR, writes one folder per split (each a ProcessingOutput).
+RAW_INPUT_DIR = f"{PROCESSING_ROOT}/input/raw"
+SPLIT_OUTPUT_ROOT = f"{PROCESSING_ROOT}/output"
+SPLITS = ("train", "validation", "test")
+
+
+def split_file(split: str) -> str:
+    """File name of a split inside its folder, e.g. train/train.csv."""
+    return f"{split}.csv"
+
+
+# TrainModel: SageMaker sets SM_CHANNEL_TRAIN / SM_CHANNEL_VALIDATION / SM_MODEL_DIR; the model folder holds these.
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+
+# ModelEvaluation: the model artifact (model.tar.gz) and the test split come in, evaluation.json goes out.
+MODEL_INPUT_DIR = f"{PROCESSING_ROOT}/model"
+TEST_INPUT_DIR = f"{PROCESSING_ROOT}/test"
+EVALUATION_OUTPUT_DIR = f"{PROCESSING_ROOT}/evaluation"
+EVALUATION_FILE = "evaluation.json"
+
+# evaluation.json follows the Model Registry model-quality layout:
+#   {"binary_classification_metrics": {"accuracy": {"value": 0.83, "standard_deviation": "NaN"}, ...}}
+METRICS_SECTION = "binary_classification_metrics"
+QUALITY_METRICS = ("accuracy", "precision", "recall", "f1", "auc")
+
+
+def metric_json_path(metric: str) -> str:
+    """The JsonGet path of one metric in evaluation.json (the SageMaker pipeline's quality condition reads it)."""
+    if metric not in QUALITY_METRICS:
+        raise ValueError(f"unknown quality metric {metric!r}; expected one of {', '.join(QUALITY_METRICS)}")
+    return f"{METRICS_SECTION}.{metric}.value"
+
+
+# Serving: the request and response shapes of POST /invocations (local server and SageMaker endpoint alike).
+JSON_CONTENT_TYPE = "application/json"
+CSV_CONTENT_TYPE = "text/csv"
