@@ -31,7 +31,7 @@ MODEL_ARCHIVE = "model.tar.gz"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--model-dir", default=contracts.MODEL_INPUT_DIR, help="holds model.tar.gz or the model")
     parser.add_argument("--test-dir", default=contracts.TEST_INPUT_DIR, help="folder of the test split, or a file")
     parser.add_argument("--output-dir", default=contracts.EVALUATION_OUTPUT_DIR)

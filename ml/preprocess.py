@@ -29,7 +29,7 @@ EXIT_INVALID_DATA = 2
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--input-dir", default=contracts.RAW_INPUT_DIR, help="folder of raw CSV files, or one file")
     parser.add_argument("--output-dir", default=contracts.SPLIT_OUTPUT_ROOT, help="one sub-folder per split")
     parser.add_argument("--seed", type=int, default=42, help="seed of the shuffle before splitting")

@@ -75,14 +75,19 @@ def run_name(seed: int) -> str:
     return f"run_{OBJECTIVE}_{seed}"
 
 
+def artifact_root() -> str | None:
+    """Artifacts beside a SQLite store (MLflow's default would be ./mlruns in whatever folder runs it)."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///") :]).parent / "artifacts").as_uri()
+    return None  # a tracking server decides where its artifacts go
+
+
 def _experiment_id(mlflow_client: Any, name: str) -> str:
     experiment = mlflow_client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    artifacts = None
-    if "MLFLOW_TRACKING_URI" not in os.environ:  # keep artifacts beside the default store, not in the cwd
-        artifacts = (LOCAL_DIR / "mlflow" / "artifacts").as_uri()
-    return mlflow_client.create_experiment(name, artifact_location=artifacts)
+    return mlflow_client.create_experiment(name, artifact_location=artifact_root())
 
 
 def register(
@@ -140,9 +145,9 @@ def get_version(version: str | None = None) -> RegisteredVersion:
     if version is None:
         chosen = versions[-1]
     else:
-        matches = [v for v in versions if v.version == str(version)]
+        matches = [v for v in versions if str(v.version) == str(version)]
         if not matches:
-            known = ", ".join(v.version for v in versions)
+            known = ", ".join(str(v.version) for v in versions)
             raise RegistryError(f"{MODEL_NAME} has no version {version} (versions: {known})")
         chosen = matches[0]
     run = mlflow_client.get_run(chosen.run_id)
@@ -166,7 +171,7 @@ def set_approval(status: str, version: str | None = None) -> RegisteredVersion:
     mlflow_client.set_model_version_tag(MODEL_NAME, chosen.version, APPROVAL_TAG, status)
     approved = [v for v in _versions(mlflow_client) if v.tags.get(APPROVAL_TAG) == APPROVED]
     if approved:
-        mlflow_client.set_registered_model_alias(MODEL_NAME, APPROVED_ALIAS, approved[-1].version)
+        mlflow_client.set_registered_model_alias(MODEL_NAME, APPROVED_ALIAS, str(approved[-1].version))
     elif APPROVED_ALIAS in mlflow_client.get_registered_model(MODEL_NAME).aliases:
         mlflow_client.delete_registered_model_alias(MODEL_NAME, APPROVED_ALIAS)
     return get_version(chosen.version)

@@ -43,6 +43,8 @@ class InvocationHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a client reuses its connection
     # Headers and body are two writes: with Nagle on, the body waits for the client's delayed ACK (~40 ms).
     disable_nagle_algorithm = True
+    # Errors found before the version is parsed are answered in this version: HTTP/0.9 would drop status and headers.
+    default_request_version = "HTTP/1.0"
     server: ModelServer
     server_version = "titanic-local"
     sys_version = ""

@@ -1,0 +1,118 @@
+"""The local flow end to end (make run's ML part) against a real loopback server, the quality gate refusing a
+weak model, and the registry's approval commands. MLflow uses a throw-away SQLite store per module."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import load_environment
+from ml import contracts
+from ml.local import flow, registry
+
+from .conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture(autouse=True)
+def isolated_registry(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def flow_run(store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    work = tmp_path_factory.mktemp("flow")
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
+    try:
+        code = flow.main(["--work-dir", str(work)])
+    finally:
+        if previous is None:
+            del os.environ["MLFLOW_TRACKING_URI"]
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+    return code, work
+
+
+def test_flow_registers_a_pending_model_and_passes_the_smoke_test(
+    flow_run: tuple[int, Path], store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, work = flow_run
+    assert code == 0
+    version = registry.get_version()
+    assert version.approval_status == registry.PENDING
+    assert version.experiment.startswith("exp_titanic-sagemaker_")
+    assert version.run_name == "run_survival_42"
+    client = registry.client()
+    run = client.get_run(version.run_id)
+    assert {"dataset", "env", "purpose", "owner"} <= set(run.data.tags)
+    assert run.data.tags["env"] == "dev"
+    assert run.data.tags["owner"] == load_environment("dev").owner
+    evaluation = json.loads((work / "evaluation" / contracts.EVALUATION_FILE).read_text())
+    assert run.data.metrics["accuracy"] == evaluation[contracts.METRICS_SECTION]["accuracy"]["value"]
+    assert run.data.params["n_estimators"] == "200"
+    model_dir = registry.model_path(version)
+    assert (model_dir / contracts.MODEL_FILE).read_bytes() == (work / "model" / contracts.MODEL_FILE).read_bytes()
+    assert (store / "artifacts").is_dir()  # artifacts beside the store, not in the working folder
+
+
+def test_gate_refuses_a_model_below_the_threshold_and_registers_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'untouched.db'}")
+    code = flow.main(["--work-dir", str(tmp_path / "work"), "--threshold", "0.99"])
+    assert code == flow.EXIT_GATE
+    err = capsys.readouterr().err
+    assert "quality gate refused the model: accuracy" in err and "below 0.99" in err
+    assert "nothing was registered" in err
+    assert not (tmp_path / "untouched.db").exists()
+
+
+def test_invalid_data_stops_the_flow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("PassengerId,Survived\n1,0\n")
+    assert flow.main(["--work-dir", str(tmp_path / "work"), "--data", str(bad)]) == flow.EXIT_INVALID_DATA
+
+
+def test_approve_and_reject_update_the_status_tag_and_alias(flow_run: tuple[int, Path]) -> None:
+    version = registry.get_version().version
+    assert registry.main(["approve", "--version", version]) == 0
+    assert registry.get_version(version).approval_status == registry.APPROVED
+    model = registry.client().get_registered_model(registry.MODEL_NAME)
+    assert str(model.aliases[registry.APPROVED_ALIAS]) == version
+    assert registry.main(["reject"]) == 0  # the latest version by default
+    assert registry.get_version(version).approval_status == registry.REJECTED
+    assert registry.APPROVED_ALIAS not in registry.client().get_registered_model(registry.MODEL_NAME).aliases
+
+
+def test_unknown_version_is_a_clear_error(flow_run: tuple[int, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert registry.main(["approve", "--version", "999"]) == 1
+    assert "has no version 999" in capsys.readouterr().err
+
+
+def test_make_serve_command_serves_the_latest_registered_model(flow_run: tuple[int, Path], store: Path) -> None:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ml.local.server", "--port", "0"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = process.stdout.readline()
+        assert f"{registry.MODEL_NAME} v{registry.get_version().version}" in line
+        port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/ping")
+        assert connection.getresponse().status == 200
+        connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
