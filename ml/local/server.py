@@ -158,6 +158,17 @@ def start_in_thread(model: inference.Model, port: int = 0) -> tuple[ModelServer,
     return server, thread
 
 
+def resolve_model(model_dir: str | None, version: str | None) -> tuple[Path, str]:
+    """The model folder to serve and a label for it: a given folder, else a registry version (the latest by default)."""
+    if model_dir:
+        return Path(model_dir), model_dir
+    from ml.local import registry  # MLflow only when serving from the registry
+
+    registered = registry.get_version(version)
+    label = f"{registered.name} v{registered.version} ({registered.approval_status})"
+    return registry.model_path(registered), label
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve a model on 127.0.0.1 with the SageMaker contract.")
     source = parser.add_mutually_exclusive_group()
@@ -165,22 +176,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     source.add_argument("--version", help="a version of the local registry (default: the latest)")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     args = parser.parse_args(argv)
-    if args.model_dir:
-        model_dir, label = Path(args.model_dir), args.model_dir
-    else:
-        from ml.local import registry
-
-        try:
-            registered = registry.get_version(args.version)
-        except registry.RegistryError as error:
-            print(f"serve: {error}", file=sys.stderr)
-            return 1
-        model_dir = registry.model_path(registered)
-        label = f"{registered.name} v{registered.version} ({registered.approval_status})"
     try:
+        model_dir, label = resolve_model(args.model_dir, args.version)
         server = ModelServer(inference.model_fn(str(model_dir)), args.port)
     except OSError as error:
-        print(f"serve: cannot listen on {HOST}:{args.port}: {error}", file=sys.stderr)
+        print(f"serve: cannot listen on {HOST}:{args.port} or read the model: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # RegistryError and friends: a message, not a traceback
+        print(f"serve: {error}", file=sys.stderr)
         return 1
     print(f"serving {label} on {server.url} (GET /ping, POST /invocations); Ctrl-C stops", flush=True)
     try:

@@ -6,17 +6,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from config import load_environment
-from ml import contracts
-from ml.local import flow, registry
-
-from .conftest import REPO
+from ml import contracts, inference
+from ml.local import flow, registry, server
 
 
 @pytest.fixture(scope="module")
@@ -100,19 +96,28 @@ def test_unknown_version_is_a_clear_error(flow_run: tuple[int, Path], capsys: py
     assert "has no version 999" in capsys.readouterr().err
 
 
-def test_make_serve_command_serves_the_latest_registered_model(flow_run: tuple[int, Path], store: Path) -> None:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ml.local.server", "--port", "0"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+def test_make_serve_resolves_the_latest_registered_model_and_serves_it(flow_run: tuple[int, Path]) -> None:
+    model_dir, label = server.resolve_model(None, None)
+    assert (
+        label == f"{registry.MODEL_NAME} v{registry.get_version().version} ({registry.get_version().approval_status})"
     )
+    running, _ = server.start_in_thread(inference.model_fn(str(model_dir)))
     try:
-        line = process.stdout.readline()
-        assert f"{registry.MODEL_NAME} v{registry.get_version().version}" in line
-        port = int(line.split("http://127.0.0.1:")[1].split()[0])
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection = http.client.HTTPConnection("127.0.0.1", running.server_address[1], timeout=5)
         connection.request("GET", "/ping")
         assert connection.getresponse().status == 200
         connection.close()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        running.shutdown()
+        running.server_close()
+
+
+def test_serve_without_a_registered_model_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def nothing_registered(version: str | None) -> registry.RegisteredVersion:
+        raise registry.RegistryError("no model registered: run `make run` first")
+
+    monkeypatch.setattr(registry, "get_version", nothing_registered)  # an empty store costs 5 s of migrations
+    assert server.main(["--port", "0"]) == 1
+    assert "serve: no model registered: run `make run` first" in capsys.readouterr().err
