@@ -119,6 +119,10 @@ reject: $(VENV_STAMP) ## mark the latest local model version (or VERSION=n) Reje
 models: $(VENV_STAMP) ## list the local registry's model versions and their approval status
 	@$(PY) -m ml.local.registry list
 
+.PHONY: model-selection
+model-selection: $(VENV_STAMP) ## how the estimator was chosen: cross-validation on the train split, seed variance
+	@$(PY) -m ml.local.model_selection
+
 .PHONY: bench-ml
 bench-ml: $(VENV_STAMP) ## inference latency (in process, HTTP), throughput, batch of 1000, make-run time: table + JSON
 	@$(PY) -m ml.local.bench
