@@ -91,20 +91,30 @@ def encode_row(record: Mapping[str, Any], params: Mapping[str, Any]) -> list[flo
     if fare is None:
         fare = params["fare_by_class"][str(pclass)]
     family = sibsp + parch + 1
+    # Written out rather than built from CLASSES/PORTS/TITLES: this runs once per passenger on the serving hot path.
+    # tests/ml/test_features.py checks the order against FEATURE_NAMES.
     return [
-        *(1.0 if pclass == c else 0.0 for c in CLASSES),
-        1.0 if record["Sex"] == "female" else 0.0,
+        float(pclass == 1),
+        float(pclass == 2),
+        float(pclass == 3),
+        float(record["Sex"] == "female"),
         float(age),
-        1.0 if age_missing else 0.0,
-        1.0 if age < CHILD_AGE else 0.0,
+        float(age_missing),
+        float(age < CHILD_AGE),
         float(sibsp),
         float(parch),
         float(family),
-        1.0 if family == 1 else 0.0,
+        float(family == 1),
         math.log1p(fare),
-        0.0 if record["Cabin"] is None else 1.0,
-        *(1.0 if port == p else 0.0 for p in PORTS),
-        *(1.0 if title == t else 0.0 for t in TITLES),
+        float(record["Cabin"] is not None),
+        float(port == "C"),
+        float(port == "Q"),
+        float(port == "S"),
+        float(title == "Mr"),
+        float(title == "Mrs"),
+        float(title == "Miss"),
+        float(title == "Master"),
+        float(title == "Rare"),
     ]
 
 

@@ -32,7 +32,8 @@ TARGETS = {
     "http_p99_ms": 10.0,
     "http_throughput_rps": 500.0,  # at least
     "batch_1000_ms": 25.0,
-    "make_run_warm_s": 20.0,
+    "local_flow_warm_s": 20.0,
+    "make_run_warm_s": 20.0,  # the whole make run: the local flow plus synth of every stack
 }
 JSON_HEADERS = {"Content-Type": contracts.JSON_CONTENT_TYPE}
 
@@ -190,8 +191,8 @@ def print_table(results: dict[str, Any]) -> None:
         ("batch of 1000, HTTP, p50", "batch_1000_ms", "ms", "<="),
         ("batch of 1000, in process, p50", "batch_1000_handler_p50_ms", "ms", None),
         ("local flow, cold MLflow store", "local_flow_cold_s", "s", None),
-        ("local flow, warm", "local_flow_warm_s", "s", None),
-        ("make run end to end, warm", "make_run_warm_s", "s", "<="),
+        ("local flow, warm", "local_flow_warm_s", "s", "<="),
+        ("make run end to end (flow + synth), warm", "make_run_warm_s", "s", "<="),
     ]
     print(f"\n{'figure':40}{'value':>12}  {'unit':6}{'target':>10}  verdict")
     print("-" * 80)

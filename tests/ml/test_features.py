@@ -77,3 +77,23 @@ def test_encode_refuses_parameters_of_another_encoding_version() -> None:
 def test_fit_refuses_no_records() -> None:
     with pytest.raises(ValueError, match="zero records"):
         features.fit([])
+
+
+def test_each_one_hot_lands_on_its_named_column() -> None:
+    records = [parsed(p) for p, _ in KNOWN_PASSENGERS]
+    params = features.fit(records)
+    for pclass in features.CLASSES:
+        for port in features.PORTS:
+            for title, name in [
+                ("Mr", "A, Mr. B"),
+                ("Mrs", "A, Mrs. B"),
+                ("Miss", "A, Miss. B"),
+                ("Master", "A, Master. B"),
+                ("Rare", "A, Dr. B"),
+            ]:
+                record = dict(records[0], Pclass=pclass, Embarked=port, Name=name, SibSp=0, Parch=0, Age=30.0)
+                row = dict(zip(features.FEATURE_NAMES, features.encode_row(record, params)))
+                hot = {k for k, v in row.items() if v == 1.0 and k.split("_")[0] in ("pclass", "embarked", "title")}
+                assert hot == {f"pclass_{pclass}", f"embarked_{port}", f"title_{title}"}
+                assert row["is_alone"] == 1.0 and row["family_size"] == 1.0 and row["is_child"] == 0.0
+    assert len(features.encode_row(records[0], params)) == len(features.FEATURE_NAMES)
