@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -47,7 +48,9 @@ class InvocationHandler(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"
     server: ModelServer
     server_version = "titanic-local"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version in the Server header
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -158,6 +161,10 @@ def start_in_thread(model: inference.Model, port: int = 0) -> tuple[ModelServer,
     return server, thread
 
 
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def resolve_model(model_dir: str | None, version: str | None) -> tuple[Path, str]:
     """The model folder to serve and a label for it: a given folder, else a registry version (the latest by default)."""
     if model_dir:
@@ -186,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"serve: {error}", file=sys.stderr)
         return 1
     print(f"serving {label} on {server.url} (GET /ping, POST /invocations); Ctrl-C stops", flush=True)
+    signal.signal(signal.SIGTERM, _stop)  # `kill` stops it as cleanly as Ctrl-C
     try:
         server.serve_forever()
     except KeyboardInterrupt:
