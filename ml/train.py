@@ -41,12 +41,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
     # Hyperparameters (chosen by cross-validation on the train split, see docs/02-training-validation.md).
-    parser.add_argument("--n-estimators", type=int, default=200)
-    parser.add_argument("--max-depth", type=int, default=2)
-    parser.add_argument("--learning-rate", type=float, default=0.05)
+    # SageMaker passes each as `--<key> <value>` with the key as written in the estimator: both spellings work.
+    parser.add_argument("--n-estimators", "--n_estimators", dest="n_estimators", type=int, default=200)
+    parser.add_argument("--max-depth", "--max_depth", dest="max_depth", type=int, default=2)
+    parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float, default=0.05)
     parser.add_argument("--subsample", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--cv-folds", type=int, default=5, help="k-fold accuracy on the train split; 0 skips it")
+    parser.add_argument(
+        "--cv-folds",
+        "--cv_folds",
+        dest="cv_folds",
+        type=int,
+        default=5,
+        help="k-fold accuracy on the train split; 0 skips",
+    )
     return parser.parse_args(argv)
 
 

@@ -60,7 +60,12 @@ def test_hyperparameters_are_arguments_and_change_the_model(pipeline: dict[str, 
 
 def test_unknown_hyperparameter_is_an_error() -> None:
     with pytest.raises(SystemExit):
-        train.parse_args(["--n-estimator", "5"])
+        train.parse_args(["--n-estimator", "5"])  # a prefix is not accepted either
+
+
+def test_hyperparameters_accept_dashes_or_underscores() -> None:
+    args = train.parse_args(["--n_estimators", "7", "--max-depth", "4", "--learning_rate", "0.1", "--cv_folds", "0"])
+    assert (args.n_estimators, args.max_depth, args.learning_rate, args.cv_folds) == (7, 4, 0.1, 0)
 
 
 def test_runs_as_a_file_with_sagemaker_environment_variables(pipeline: dict[str, Path], tmp_path: Path) -> None:
