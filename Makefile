@@ -50,9 +50,11 @@ run: synth ## the main job without AWS: synthesize every environment and summari
 test: lint unit cfn-lint ## everything: lint, the whole pytest suite, cfn-lint on every template
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## ruff lint and format check
+lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against their schema and zizmor (offline)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 .PHONY: unit
 unit: $(VENV_STAMP) ## the pytest suite
