@@ -10,6 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
 ENV ?= dev
+# cdk deploy --require-approval: CI passes `never`, its gate being the GitHub environment's required reviewer.
+APPROVAL ?= broadening
 
 # Offline and quiet by default (see ../shared/toolchain.md): no telemetry, no instance-metadata probing,
 # no jsii end-of-life banner, a fixed region for SDK clients that need one.
@@ -85,7 +87,7 @@ diff: $(VENV_STAMP) $(NODE_STAMP) ## compare ENV's stacks with what is deployed 
 
 .PHONY: deploy
 deploy: $(VENV_STAMP) $(NODE_STAMP) ## deploy ENV's stacks (needs AWS credentials and a bootstrapped account)
-	@$(CDK) deploy --no-notices -c env=$(ENV) --require-approval broadening 'titanic-$(ENV)-*'
+	@$(CDK) deploy --no-notices -c env=$(ENV) --require-approval $(APPROVAL) 'titanic-$(ENV)-*'
 
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
