@@ -10,6 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
 ENV ?= dev
+# cdk deploy --require-approval: CI passes `never`, its gate being the GitHub environment's required reviewer.
+APPROVAL ?= broadening
 
 # Offline and quiet by default (see ../shared/toolchain.md): no telemetry, no instance-metadata probing,
 # no jsii end-of-life banner, a fixed region for SDK clients that need one.
@@ -50,9 +52,11 @@ run: ml-flow synth ## the main job without AWS: the local ML flow (see ml-flow),
 test: lint unit cfn-lint ## everything: lint, the whole pytest suite, cfn-lint on every template
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## ruff lint and format check
+lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against their schema and zizmor (offline)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 .PHONY: unit
 unit: $(VENV_STAMP) ## the pytest suite
@@ -83,7 +87,7 @@ diff: $(VENV_STAMP) $(NODE_STAMP) ## compare ENV's stacks with what is deployed 
 
 .PHONY: deploy
 deploy: $(VENV_STAMP) $(NODE_STAMP) ## deploy ENV's stacks (needs AWS credentials and a bootstrapped account)
-	@$(CDK) deploy --no-notices -c env=$(ENV) --require-approval broadening 'titanic-$(ENV)-*'
+	@$(CDK) deploy --no-notices -c env=$(ENV) --require-approval $(APPROVAL) 'titanic-$(ENV)-*'
 
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench

@@ -1,0 +1,39 @@
+variable "region" {
+  description = "Region of the state bucket and of the CDK bootstrap roles the deploy roles may assume."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "owner" {
+  description = "Value of the mandatory owner tag."
+  type        = string
+  default     = "ml-platform-team"
+}
+
+variable "cost_center" {
+  description = "Value of the mandatory cost_center tag."
+  type        = string
+  default     = "cc-ml-0001"
+}
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose workflows may deploy."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must look like owner/name."
+  }
+}
+
+variable "environments" {
+  description = "Environments deployed to this account; each gets a deploy role trusted only by its GitHub environment."
+  type        = list(string)
+  default     = ["dev", "prod"]
+}
+
+variable "cdk_qualifier" {
+  description = "Qualifier of the CDK bootstrap stack (the default of `cdk bootstrap`)."
+  type        = string
+  default     = "hnb659fds"
+}
