@@ -3,13 +3,13 @@
 DataPreProcessing -> TrainModel -> ModelEvaluation (the same ml/ scripts, with explicit local paths) -> quality
 gate (metric and threshold from config/environments/<env>.toml, as the SageMaker condition) -> register in the
 local MLflow registry (pending approval) -> serve the registered model on a free loopback port -> smoke test over
-HTTP (ml/smoke.py) -> summary table. Exit codes: 0 done, 2 invalid data, 3 gate refused, 4 smoke test failed.
+HTTP (ml/smoke.py) -> summary table.
+Exit codes: 0 done, 2 invalid data, 3 gate refused, 4 smoke test failed, 5 registry unavailable.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import json
 import sys
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from config import load_environment
-from ml import contracts, evaluate, inference, preprocess, smoke, train
+from ml import contracts, dataset, evaluate, inference, preprocess, smoke, train
 from ml.local import registry, server
 
-EXIT_INVALID_DATA, EXIT_GATE, EXIT_SMOKE = 2, 3, 4
+EXIT_INVALID_DATA, EXIT_GATE, EXIT_SMOKE, EXIT_REGISTRY = 2, 3, 4, 5
 SMOKE_LATENCY_BUDGET_MS = 250.0  # one request of 4 passengers over loopback, first request included
 DEFAULT_DATA = registry.REPO_ROOT / "data" / "titanic.csv"
 
@@ -160,33 +160,36 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_GATE
 
+    scores = {k: v for k, v in metadata["scores"].items() if v is not None}
+
     def register() -> tuple[bool, str]:
-        data_sha = hashlib.sha256(Path(args.data).read_bytes()).hexdigest() if Path(args.data).is_file() else "folder"
-        registered = registry.register(
-            model_dir=model_dir,
-            evaluation_dir=evaluation_dir,
-            metrics={
-                **values,
-                "cv_accuracy": metadata["scores"]["cv_accuracy_mean"] or 0.0,
-                "validation_accuracy": metadata["scores"]["validation_accuracy"],
-            },
-            params=metadata["hyperparameters"],
-            tags={
-                "dataset": f"{Path(args.data).name}@sha256:{data_sha[:12]}",
-                "env": args.env,
-                "purpose": "local-flow",
-                "owner": settings.owner,
-                "model_sha256": metadata["model_sha256"],
-            },
-            seed=args.seed,
-        )
+        _, data_sha = dataset.read_records(args.data)  # the sha256 of the raw file(s), as DataPreProcessing saw them
+        try:
+            registered = registry.register(
+                model_dir=model_dir,
+                evaluation_dir=evaluation_dir,
+                metrics={**values, **scores},
+                params=metadata["hyperparameters"],
+                tags={
+                    "dataset": f"{Path(args.data).name}@sha256:{data_sha[:12]}",
+                    "env": args.env,
+                    "purpose": "local-flow",
+                    "owner": settings.owner,
+                    "model_sha256": metadata["model_sha256"],
+                },
+                seed=args.seed,
+            )
+        except Exception as error:  # an unreachable or broken tracking store: say so instead of a traceback
+            return False, f"FAILED: {type(error).__name__}: {error} (store: {registry.tracking_uri()})"
         outputs["registered"] = registered
         return (
             True,
             f"{registered.name} v{registered.version} ({registered.approval_status}) in {registered.experiment}",
         )
 
-    summary.step(5, total, "register (MLflow)", register)
+    if not summary.step(5, total, "register (MLflow)", register):
+        print(summary.table())
+        return EXIT_REGISTRY
     registered = outputs["registered"]
 
     def serve() -> tuple[bool, str]:

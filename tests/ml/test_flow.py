@@ -121,3 +121,12 @@ def test_serve_without_a_registered_model_says_what_to_do(
     monkeypatch.setattr(registry, "get_version", nothing_registered)  # an empty store costs 5 s of migrations
     assert server.main(["--port", "0"]) == 1
     assert "serve: no model registered: run `make run` first" in capsys.readouterr().err
+
+
+def test_an_unusable_registry_is_a_clear_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'not-a-folder' / 'mlflow.db'}")
+    assert flow.main(["--work-dir", str(tmp_path / "work")]) == flow.EXIT_REGISTRY
+    assert "register (MLflow): FAILED" in capsys.readouterr().out
