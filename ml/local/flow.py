@@ -78,6 +78,8 @@ def smoke_test(url: str) -> tuple[bool, str, dict[str, Any]]:
         response = connection.getresponse()
         body = response.read()
         latency_ms = (time.perf_counter() - start) * 1000
+    except OSError as error:  # e.g. no loopback interface in a sandbox
+        return False, f"FAILED: cannot reach {url}: {error}", {}
     finally:
         connection.close()
     result = smoke.check_response(response.status, body, latency_ms, SMOKE_LATENCY_BUDGET_MS)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,8 @@ import pytest
 from config import load_environment
 from ml import contracts, inference
 from ml.local import flow, registry, server
+
+from .conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -26,25 +31,41 @@ def isolated_registry(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def flow_run(store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+def flow_run(store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
+    """`python -m ml.local.flow` as make run starts it, in a network namespace where only loopback is up:
+    the flow (MLflow included) must need no network beyond its own server on 127.0.0.1."""
     work = tmp_path_factory.mktemp("flow")
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
-    try:
-        code = flow.main(["--work-dir", str(work)])
-    finally:
-        if previous is None:
-            del os.environ["MLFLOW_TRACKING_URI"]
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
-    return code, work
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"}
+    flow_command = f"{shlex.quote(sys.executable)} -m ml.local.flow --work-dir {shlex.quote(str(work))}"
+    completed = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", f"ip link set lo up && {flow_command}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return completed.returncode, work, completed.stdout + completed.stderr
 
 
-def test_flow_registers_a_pending_model_and_passes_the_smoke_test(
-    flow_run: tuple[int, Path], store: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, work = flow_run
-    assert code == 0
+def test_the_sandbox_really_has_no_network() -> None:
+    probe = "import socket; socket.create_connection(('1.1.1.1', 443), timeout=2)"
+    completed = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", f"ip link set lo up && {shlex.quote(sys.executable)} -c {shlex.quote(probe)}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode != 0 and "Network is unreachable" in completed.stderr
+
+
+def test_flow_registers_a_pending_model_and_passes_the_smoke_test(flow_run: tuple[int, Path, str], store: Path) -> None:
+    code, work, output = flow_run
+    assert code == 0, output[-3000:]
+    for step in ("DataPreProcessing", "TrainModel", "ModelEvaluation", "quality gate", "register (MLflow)"):
+        assert f"] {step}: " in output
+    assert "smoke test over HTTP: ping ok, 7 checks passed" in output
     version = registry.get_version()
     assert version.approval_status == registry.PENDING
     assert version.experiment.startswith("exp_titanic-sagemaker_")
@@ -80,7 +101,7 @@ def test_invalid_data_stops_the_flow(tmp_path: Path) -> None:
     assert flow.main(["--work-dir", str(tmp_path / "work"), "--data", str(bad)]) == flow.EXIT_INVALID_DATA
 
 
-def test_approve_and_reject_update_the_status_tag_and_alias(flow_run: tuple[int, Path]) -> None:
+def test_approve_and_reject_update_the_status_tag_and_alias(flow_run: tuple[int, Path, str]) -> None:
     version = registry.get_version().version
     assert registry.main(["approve", "--version", version]) == 0
     assert registry.get_version(version).approval_status == registry.APPROVED
@@ -91,12 +112,12 @@ def test_approve_and_reject_update_the_status_tag_and_alias(flow_run: tuple[int,
     assert registry.APPROVED_ALIAS not in registry.client().get_registered_model(registry.MODEL_NAME).aliases
 
 
-def test_unknown_version_is_a_clear_error(flow_run: tuple[int, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_version_is_a_clear_error(flow_run: tuple[int, Path, str], capsys: pytest.CaptureFixture[str]) -> None:
     assert registry.main(["approve", "--version", "999"]) == 1
     assert "has no version 999" in capsys.readouterr().err
 
 
-def test_make_serve_resolves_the_latest_registered_model_and_serves_it(flow_run: tuple[int, Path]) -> None:
+def test_make_serve_resolves_the_latest_registered_model_and_serves_it(flow_run: tuple[int, Path, str]) -> None:
     model_dir, label = server.resolve_model(None, None)
     assert (
         label == f"{registry.MODEL_NAME} v{registry.get_version().version} ({registry.get_version().approval_status})"
