@@ -108,7 +108,7 @@ ml-flow: $(VENV_STAMP) ## preprocess, train, evaluate, gate, register (MLflow), 
 	@$(PY) -m ml.local.flow --env $(ENV)
 
 .PHONY: serve
-serve: $(VENV_STAMP) ## serve the latest registered local model (VERSION=n for another) on 127.0.0.1:$(PORT)
+serve: $(VENV_STAMP) ## serve the latest registered local model (VERSION=n for another) on 127.0.0.1, PORT=8080 by default
 	@$(PY) -m ml.local.server --port $(PORT) $(if $(VERSION),--version $(VERSION))
 
 .PHONY: approve
