@@ -148,9 +148,9 @@ def predict_fn(input_data: list[dict[str, Any]], model: Model) -> np.ndarray:
 
 def output_fn(prediction: np.ndarray, accept: str | None) -> tuple[str, str]:
     """(body, content type); the container and the local server both send it as the response."""
-    media_type = (accept or "").split(";", 1)[0].strip().lower()
+    media_type = _response_type(accept)
     probabilities = [round(float(p), 6) for p in prediction]
-    if media_type in ("", "*/*", contracts.JSON_CONTENT_TYPE):
+    if media_type == contracts.JSON_CONTENT_TYPE:
         predictions = [{"survived": int(p >= DECISION_THRESHOLD), "probability": p} for p in probabilities]
         return json.dumps({"predictions": predictions}), contracts.JSON_CONTENT_TYPE
     if media_type == contracts.CSV_CONTENT_TYPE:
@@ -159,3 +159,16 @@ def output_fn(prediction: np.ndarray, accept: str | None) -> tuple[str, str]:
     raise PayloadError(
         f"unsupported Accept {accept!r}; use {contracts.JSON_CONTENT_TYPE} or {contracts.CSV_CONTENT_TYPE}", 406
     )
+
+
+def _response_type(accept: str | None) -> str | None:
+    """The first media type in an Accept list that we can produce (JSON for none, */* or application/*)."""
+    if not accept or not accept.strip():
+        return contracts.JSON_CONTENT_TYPE
+    for item in accept.split(","):
+        media_type = item.split(";", 1)[0].strip().lower()
+        if media_type in (contracts.JSON_CONTENT_TYPE, "*/*", "application/*"):
+            return contracts.JSON_CONTENT_TYPE
+        if media_type in (contracts.CSV_CONTENT_TYPE, "text/*"):
+            return contracts.CSV_CONTENT_TYPE
+    return None

@@ -53,9 +53,20 @@ def test_csv_and_json_give_the_same_probabilities(model: inference.Model) -> Non
     np.testing.assert_allclose(from_json, from_csv)
 
 
-@pytest.mark.parametrize("accept", [None, "", "*/*", "application/json; charset=utf-8"])
-def test_accept_defaults_to_json(model: inference.Model, accept: str | None) -> None:
-    assert predict(model, body(GOOD[:1]), JSON, accept)[1] == JSON
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        (None, JSON),
+        ("", JSON),
+        ("*/*", JSON),
+        ("application/json; charset=utf-8", JSON),
+        ("application/json, text/plain, */*", JSON),
+        ("image/png, text/csv;q=0.9", CSV),
+        ("text/*", CSV),
+    ],
+)
+def test_accept_lists_choose_the_first_type_we_produce(model: inference.Model, accept, content_type) -> None:
+    assert predict(model, body(GOOD[:1]), JSON, accept)[1] == content_type
 
 
 @pytest.mark.parametrize(("case", "content_type", "data", "status", "words"), MALFORMED, ids=[m[0] for m in MALFORMED])
