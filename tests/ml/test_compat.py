@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,11 +49,27 @@ def run_file(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
-def test_entry_scripts_run_as_files_from_any_folder(pipeline: dict[str, Path], tmp_path: Path) -> None:
-    ml = REPO / "ml"
+@pytest.fixture(scope="module")
+def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What SageMaker receives as source_dir: ml/ without ml/local/, plus the one-line serving entry point."""
+    code = tmp_path_factory.mktemp("code")
+    shutil.copytree(REPO / "ml", code / "ml", ignore=shutil.ignore_patterns("local", "__pycache__"))
+    (code / "inference.py").write_text("from ml.inference import input_fn, model_fn, output_fn, predict_fn  # noqa\n")
+    return code
+
+
+def test_entry_scripts_run_as_files_from_a_copy_of_ml_alone(
+    code_dir: Path, pipeline: dict[str, Path], tmp_path: Path
+) -> None:
+    """ml/ is self-contained (no config/, no ml/local/) and each script runs as a file from any working folder."""
+    ml = code_dir / "ml"
     done = run_file(
         [str(ml / "preprocess.py"), "--input-dir", str(DATA), "--output-dir", str(tmp_path / "s")], tmp_path
     )
+    assert done.returncode == 0, done.stderr
+    splits = tmp_path / "s"
+    argv = ["--train", str(splits / "train"), "--validation", str(splits / "validation"), "--cv-folds", "0"]
+    done = run_file([str(ml / "train.py"), *argv, "--model-dir", str(tmp_path / "m")], tmp_path)
     assert done.returncode == 0, done.stderr
     done = run_file(
         [
@@ -60,7 +77,7 @@ def test_entry_scripts_run_as_files_from_any_folder(pipeline: dict[str, Path], t
             "--model-dir",
             str(pipeline["model"]),
             "--test-dir",
-            str(tmp_path / "s" / "test"),
+            str(splits / "test"),
             "--output-dir",
             str(tmp_path / "e"),
         ],
@@ -72,13 +89,13 @@ def test_entry_scripts_run_as_files_from_any_folder(pipeline: dict[str, Path], t
     ).read_bytes()
 
 
-def test_inference_imports_as_a_top_level_module_like_the_serving_container(pipeline: dict[str, Path], tmp_path):
-    """The container puts the code folder on sys.path and imports `inference`; `ml` must resolve from there."""
+def test_serving_entry_point_imports_as_a_top_level_module(code_dir: Path, pipeline: dict[str, Path], tmp_path):
+    """The serving container puts source_dir on sys.path and imports the entry point module by name."""
     script = (
-        "import sys, json; sys.path.insert(0, sys.argv[1]); import inference; "
+        "import sys; sys.path.insert(0, sys.argv[1]); import inference; "
         "m = inference.model_fn(sys.argv[2]); "
-        "body, ctype = inference.output_fn(inference.predict_fn(inference.input_fn(sys.argv[3], ctype := "
-        "'application/json'), m), 'application/json'); print(body)"
+        "print(inference.output_fn(inference.predict_fn(inference.input_fn(sys.argv[3], 'application/json'), m), "
+        "'application/json')[0])"
     )
     request = json.dumps(
         {
@@ -98,6 +115,6 @@ def test_inference_imports_as_a_top_level_module_like_the_serving_container(pipe
             ]
         }
     )
-    done = run_file(["-c", script, str(REPO / "ml"), str(pipeline["model"]), request], tmp_path)
+    done = run_file(["-c", script, str(code_dir), str(pipeline["model"]), request], tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["predictions"][0]["survived"] == 1
