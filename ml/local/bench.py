@@ -54,6 +54,38 @@ def timed_ms(action: Callable[[], Any], repetitions: int, warmup: int = 50) -> l
     return samples
 
 
+def naive_pandas_handler(train_dir: Path, one: bytes) -> Callable[[], Any]:
+    """The discarded design, for comparison: a DataFrame per request through a fitted ColumnTransformer pipeline."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    records, _ = dataset.read_records(train_dir)
+    frame = pd.DataFrame(records)
+    numeric, categorical = ["Age", "SibSp", "Parch", "Fare"], ["Pclass", "Sex", "Embarked"]
+    pipeline = make_pipeline(
+        ColumnTransformer(
+            [
+                ("numbers", SimpleImputer(strategy="median"), numeric),
+                ("categories", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder()), categorical),
+            ]
+        ),
+        GradientBoostingClassifier(n_estimators=200, max_depth=2, learning_rate=0.05, random_state=42),
+    ).fit(frame[numeric + categorical], frame[schema.LABEL])
+
+    def handle() -> str:
+        instances = json.loads(one)["instances"]
+        probabilities = pipeline.predict_proba(pd.DataFrame(instances)[numeric + categorical])[:, 1]
+        return json.dumps(
+            {"predictions": [{"survived": int(p >= 0.5), "probability": float(p)} for p in probabilities]}
+        )
+
+    return handle
+
+
 def passengers(count: int) -> list[dict[str, Any]]:
     records, _ = dataset.read_records(registry.REPO_ROOT / "data" / "titanic.csv")
     rows = [{k: v for k, v in r.items() if k != schema.LABEL} for r in records]
@@ -146,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         samples = timed_ms(handle(one), 3000)
         results["handler_p50_ms"] = round(percentile(samples, 0.5), 3)
         results["handler_p99_ms"] = round(percentile(samples, 0.99), 3)
+        samples = timed_ms(naive_pandas_handler(work / "run" / "splits" / "train", one), 500)
+        results["naive_pandas_handler_p50_ms"] = round(percentile(samples, 0.5), 3)
         samples = timed_ms(handle(batch), 50, warmup=5)
         results["batch_1000_handler_p50_ms"] = round(percentile(samples, 0.5), 2)
 
@@ -185,6 +219,7 @@ def print_table(results: dict[str, Any]) -> None:
     rows = [
         ("handler in process, 1 passenger, p50", "handler_p50_ms", "ms", "<="),
         ("handler in process, 1 passenger, p99", "handler_p99_ms", "ms", None),
+        ("  discarded: pandas + ColumnTransformer, p50", "naive_pandas_handler_p50_ms", "ms", None),
         ("HTTP loopback, 1 passenger, p50", "http_p50_ms", "ms", "<="),
         ("HTTP loopback, 1 passenger, p99", "http_p99_ms", "ms", "<="),
         ("HTTP throughput, concurrent clients", "http_throughput_rps", "req/s", ">="),
