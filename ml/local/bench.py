@@ -219,7 +219,7 @@ def print_table(results: dict[str, Any]) -> None:
     rows = [
         ("handler in process, 1 passenger, p50", "handler_p50_ms", "ms", "<="),
         ("handler in process, 1 passenger, p99", "handler_p99_ms", "ms", None),
-        ("  discarded: pandas + ColumnTransformer, p50", "naive_pandas_handler_p50_ms", "ms", None),
+        ("(discarded) pandas+ColumnTransformer p50", "naive_pandas_handler_p50_ms", "ms", None),
         ("HTTP loopback, 1 passenger, p50", "http_p50_ms", "ms", "<="),
         ("HTTP loopback, 1 passenger, p99", "http_p99_ms", "ms", "<="),
         ("HTTP throughput, concurrent clients", "http_throughput_rps", "req/s", ">="),
