@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import CustomResource, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 
 from config import EnvironmentConfig
-from constructs import Construct
+from constructs import Construct, IConstruct
 from constructs.compliance import acknowledge
 from constructs.python_function import PROJECT_ROOT, PowertoolsFunction
 from constructs.secure_bucket import SecureBucket
@@ -183,7 +185,14 @@ class DataStack(Stack):
                 role.node.find_child("DefaultPolicy"), f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}*]", reason
             )
 
-    def _seed(self, config: EnvironmentConfig, bucket: s3.IBucket, seed_key: str, key, depends_on: list) -> None:
+    def _seed(
+        self,
+        config: EnvironmentConfig,
+        bucket: s3.IBucket,
+        seed_key: str,
+        key: kms.IKey,
+        depends_on: Sequence[IConstruct],
+    ) -> None:
         """Copy data/titanic.csv into raw/ on deploy with a small custom resource this stack owns (tagged, no
         wildcard IAM), instead of BucketDeployment's CDK-internal Lambda (see docs/01-data-ingestion.md)."""
         asset = s3_assets.Asset(self, "SeedAsset", path=str(SEED_FILE))

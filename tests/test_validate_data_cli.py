@@ -74,3 +74,11 @@ def test_the_make_target_runs_the_same_check(tmp_path):
     assert "row 2, column Survived: 2 is not an allowed value" in broken.stderr
     makefile = (ROOT / "Makefile").read_text()
     assert '$(PY) -m scripts.validate_data "$(FILE)"' in makefile
+
+
+def test_blank_lines_are_not_data_rows(tmp_path, capsys):
+    """ml/schema.py fix: a doubled trailing newline used to be reported as 'row 892: has 0 fields'."""
+    path = tmp_path / "trailing.csv"
+    path.write_bytes(SEED_FILE.read_bytes() + b"\n\n")
+    assert main([str(path)]) == 0
+    assert "valid: 891 rows" in capsys.readouterr().out

@@ -92,3 +92,15 @@ def test_a_failed_copy_still_answers_cloudformation_with_the_reason(lake, answer
     assert answer["Status"] == "FAILED"
     assert "NoSuchKey" in answer["Reason"]
     assert boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_a_new_environment_gets_curated_training_data_from_the_seed(lake, answers):
+    from lambdas.validate_data import handler as validate
+
+    seed.handler(request("Create"), LambdaContext())
+    validate._clients.cache_clear()
+    result = validate.handler(lake.event("raw/titanic.csv", answers[0]["Data"]["VersionId"]), LambdaContext())
+
+    assert result["outcome"] == "valid"
+    assert result["curated_uri"] == f"s3://{BUCKET}/curated/titanic.csv"
+    assert lake.body("curated/titanic.csv") == SEED_BYTES
