@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -90,13 +91,11 @@ def handler(event: dict, context: Any) -> dict:
         logger.warning("ignored: not an object in the raw area", extra={"key": key})
         metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)
         return {"outcome": "ignored", "key": key}
-    s3 = _clients()[0]
-    # The event names the version that was created; read exactly that one even if newer versions exist.
-    head = s3.head_object(Bucket=settings.bucket, Key=key, **_version(detail["object"].get("version-id")))
+    key, head = _head(settings, key, detail["object"].get("version-id"))
     source = Source(settings.bucket, key, head.get("VersionId", "null"))
     logger.append_keys(source_uri=source.uri, source_version_id=source.version_id)
 
-    sha256, rows, report = _check(s3, settings, source, size=head["ContentLength"])
+    sha256, rows, report = _check(_clients()[0], settings, source, size=head["ContentLength"])
     relative = key[len(settings.raw_prefix) :]
     if report.valid:
         result = _curate(settings, source, relative, sha256, rows)
@@ -106,6 +105,20 @@ def handler(event: dict, context: Any) -> dict:
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     logger.info(report.summary(), extra={"outcome": result["outcome"]})
     return result
+
+
+def _head(settings: Settings, key: str, version_id: str | None) -> tuple[str, dict]:
+    """HEAD exactly the version the event names (even if newer versions exist). Classic S3 notifications URL-encode
+    keys ("a b.csv" -> "a+b.csv"); if the key as given is not found, its decoded form is tried. The version id is
+    unique to the uploaded object, so the fallback cannot pick a different object."""
+    s3 = _clients()[0]
+    try:
+        return key, s3.head_object(Bucket=settings.bucket, Key=key, **_version(version_id))
+    except ClientError:
+        decoded = unquote_plus(key)
+        if decoded == key:
+            raise
+        return decoded, s3.head_object(Bucket=settings.bucket, Key=decoded, **_version(version_id))
 
 
 def _version(version_id: str | None) -> dict[str, str]:

@@ -209,3 +209,15 @@ def test_an_event_for_another_bucket_is_ignored(lake):
 
     assert invoke(event)["outcome"] == "ignored"
     assert lake.object_keys() == ["raw/titanic.csv"]
+
+
+def test_a_url_encoded_key_in_the_event_finds_the_uploaded_object(lake):
+    version = lake.put("raw/batch 2026 (1).csv", SEED_BYTES)
+    event = lake.event("raw/batch 2026 (1).csv", version)
+    event["detail"]["object"]["key"] = "raw/batch+2026+%281%29.csv"
+
+    result = invoke(event)
+
+    assert result["outcome"] == "valid"
+    assert result["source_uri"] == f"s3://{BUCKET}/raw/batch 2026 (1).csv"
+    assert lake.body("curated/batch 2026 (1).csv") == SEED_BYTES
