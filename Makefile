@@ -64,7 +64,8 @@ unit: $(VENV_STAMP) ## the pytest suite
 
 .PHONY: cfn-lint
 cfn-lint: synth ## cfn-lint on every synthesized template (errors fail)
-	@$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
+	@# W3005 (DependsOn already implied by a GetAtt) comes from CDK's own Lambda construct, not from project code.
+	@$(VENV)/bin/cfn-lint --non-zero-exit-code error --ignore-checks W3005 -- cdk.out/*.template.json
 	@echo "cfn-lint: $$(ls cdk.out/*.template.json | wc -l) templates, 0 errors"
 
 # ---------------------------------------------------------------------------------------------- infrastructure
