@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
 
@@ -63,6 +63,30 @@ class MlSettings(_Settings):
     quality_threshold: float = Field(gt=0.0, le=1.0)
 
 
+class DataSettings(_Settings):
+    """Phase 01: the data bucket's areas and the validation Lambda."""
+
+    # Days after which the current version of an object expires in each area (older versions follow `storage`).
+    raw_expiration_days: int = Field(ge=1, le=3650)
+    curated_expiration_days: int = Field(ge=1, le=3650)
+    quarantine_expiration_days: int = Field(ge=1, le=3650)
+    # Objects above this size are quarantined with a report instead of being read into the Lambda's memory.
+    max_object_mb: int = Field(ge=1, le=1024)
+    validation_memory_mb: int = Field(ge=128, le=10240)
+    validation_timeout_seconds: int = Field(ge=10, le=900)
+
+    # Validation holds the file and its parsed rows in memory: measured ~19x the file size at peak
+    # (docs/01-data-ingestion.md); 32x leaves room for the runtime and the copy.
+    @model_validator(mode="after")
+    def _memory_fits_the_largest_object(self) -> DataSettings:
+        if self.validation_memory_mb < 32 * self.max_object_mb:
+            raise ValueError(
+                f"validation_memory_mb ({self.validation_memory_mb}) must be at least 32 x max_object_mb "
+                f"({32 * self.max_object_mb}) so the largest accepted object fits in the Lambda's memory"
+            )
+        return self
+
+
 class EnvironmentConfig(_Settings):
     name: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$")
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
@@ -74,6 +98,7 @@ class EnvironmentConfig(_Settings):
     data_removal_policy: Literal["retain", "destroy"]
     storage: StorageSettings
     ml: MlSettings
+    data: DataSettings
 
     @field_validator("log_retention_days")
     @classmethod

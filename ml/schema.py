@@ -215,7 +215,11 @@ def validate_rows(
 
     records: list[dict[str, Any]] = []
     first_row_of_id: dict[int, int] = {}
-    for number, row in enumerate(rows, start=1):
+    number = 0
+    for row in rows:
+        if not row:  # a blank line (csv yields []), e.g. a doubled trailing newline: no data, as pandas skips it
+            continue
+        number += 1
         report.rows_checked = number
         if len(row) != len(header):
             add(Problem(number, None, f"has {len(row)} fields, the header has {len(header)}"))

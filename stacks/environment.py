@@ -9,10 +9,11 @@ from aws_cdk import Environment, Stack, Tags
 from config import EnvironmentConfig
 from constructs import Construct
 from constructs.compliance import apply_mandatory_tags
+from stacks.data import DataStack
 from stacks.foundation import FoundationStack
 
 # One stack per phase, deployed in this order. Stack names are `titanic-<env>-<phase>`.
-PHASES = ("foundation",)
+PHASES = ("foundation", "data")
 
 
 def stack_name(config: EnvironmentConfig, phase: str) -> str:
@@ -22,6 +23,7 @@ def stack_name(config: EnvironmentConfig, phase: str) -> str:
 @dataclass(frozen=True)
 class EnvironmentStacks:
     foundation: FoundationStack
+    data: DataStack
 
     def all(self) -> list[Stack]:
         return [getattr(self, phase) for phase in PHASES]
@@ -37,7 +39,15 @@ def build_environment(scope: Construct, config: EnvironmentConfig) -> Environmen
         env=env,
         description=f"titanic-sagemaker {config.name} phase 00: KMS key, log and artifacts buckets, alerts topic",
     )
-    stacks = EnvironmentStacks(foundation=foundation)
+    data = DataStack(
+        scope,
+        stack_name(config, "data"),
+        config=config,
+        foundation=foundation.outputs,
+        env=env,
+        description=f"titanic-sagemaker {config.name} phase 01: data bucket, validation Lambda, seed dataset",
+    )
+    stacks = EnvironmentStacks(foundation=foundation, data=data)
     for phase, stack in zip(PHASES, stacks.all()):
         apply_mandatory_tags(stack, config.mandatory_tags)
         Tags.of(stack).add("phase", phase)

@@ -54,6 +54,24 @@ class FoundationStack(Stack):
             )
         )
 
+        # CloudWatch Logs encrypts this environment's log groups (Lambda functions of later phases) with the key.
+        # The encryption context names the log group, so the grant is limited to log groups named `...titanic-<env>-*`.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsForThisEnvironment",
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:*{config.prefix}-*"
+                        )
+                    }
+                },
+            )
+        )
+
         access_logs = SecureBucket(
             self,
             "AccessLogs",

@@ -51,6 +51,15 @@ VALID = (settings.ENVIRONMENTS_DIR / "dev.toml").read_text()
         ('owner = "ml-platform-team"\n', "", "owner", "is required but missing"),
         ('owner = "ml-platform-team"', 'owner = "x"\nowners = "typo"', "owners", "not a known setting"),
         ('region = "eu-west-1"', 'region = "eu-west-1"\naccount = "12345"', "account", "should match"),
+        ("raw_expiration_days = 90", "raw_expiration_days = 0", "data.raw_expiration_days", "greater than or equal"),
+        ("max_object_mb = 25", "max_object_mb = 64", "data", "at least 32 x max_object_mb"),
+        (
+            "validation_timeout_seconds = 120",
+            "validation_timeout_seconds = 901",
+            "data.validation_timeout_seconds",
+            "900",
+        ),
+        ("[data]\n", "[data]\nlifecycle_days = 3\n", "data.lifecycle_days", "not a known setting"),
     ],
 )
 def test_bad_values_name_the_environment_and_the_field(environments_dir, replace, by, field, reason):
@@ -85,3 +94,12 @@ def test_quality_metric_choices_are_the_metrics_evaluation_writes():
     from ml.contracts import QUALITY_METRICS
 
     assert get_args(MlSettings.model_fields["quality_metric"].annotation) == QUALITY_METRICS
+
+
+def test_data_settings_reach_every_environment_and_prod_keeps_data_longer():
+    dev, prod = load_environment("dev"), load_environment("prod")
+    assert dev.data_removal_policy == "destroy" and prod.data_removal_policy == "retain"
+    for field in ("raw_expiration_days", "curated_expiration_days", "quarantine_expiration_days"):
+        assert getattr(prod.data, field) >= getattr(dev.data, field), field
+    for config in (dev, prod):
+        assert config.data.validation_memory_mb >= 32 * config.data.max_object_mb

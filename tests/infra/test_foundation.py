@@ -127,9 +127,21 @@ def test_only_alarm_and_event_services_of_this_account_may_use_the_key_besides_t
     _, template = foundation
     key = next(iter(template.find_resources("AWS::KMS::Key").values()))
     statements = key["Properties"]["KeyPolicy"]["Statement"]
-    service_statements = [s for s in statements if "Service" in s["Principal"]]
+    service_statements = [s for s in statements if "Service" in s["Principal"] and s.get("Sid") != _LOGS_SID]
     assert len(service_statements) == 1
     statement = service_statements[0]
     assert sorted(statement["Principal"]["Service"]) == ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
     assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+_LOGS_SID = "AllowCloudWatchLogsForThisEnvironment"
+
+
+def test_cloudwatch_logs_may_use_the_key_only_for_this_environments_log_groups(foundation):
+    config, template = foundation
+    key = next(iter(template.find_resources("AWS::KMS::Key").values()))
+    [statement] = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == _LOGS_SID]
+    assert statement["Principal"] == {"Service": f"logs.{config.region}.amazonaws.com"}
+    condition = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert condition["Fn::Join"][1][-1] == f":log-group:*{config.prefix}-*"

@@ -1,0 +1,67 @@
+"""constructs/python_function.py: the asset holds exactly the handler folder's code plus the shared files, its hash
+is deterministic and follows every packaged byte (a change to ml/schema.py redeploys the Lambda)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Template
+
+from constructs import python_function
+from constructs.python_function import PROJECT_ROOT, PowertoolsFunction, asset_files
+
+SHARED = ("ml/__init__.py", "ml/schema.py")
+
+
+def code_key(tmp_path, name: str) -> str:
+    app = App(outdir=str(tmp_path / name))
+    stack = Stack(app, "S")
+    PowertoolsFunction(
+        stack,
+        "F",
+        function_name="titanic-test-validate-data",
+        source="lambdas/validate_data",
+        shared_files=SHARED,
+        description="test",
+        key=kms.Key(stack, "Key"),
+        log_retention_days=30,
+        destroy_on_delete=True,
+    )
+    [function] = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    return function["Properties"]["Code"]["S3Key"]
+
+
+def test_the_asset_hash_is_the_same_for_every_synth(tmp_path):
+    assert code_key(tmp_path, "one") == code_key(tmp_path, "two")
+
+
+def test_a_change_to_a_shared_file_changes_the_asset_hash(tmp_path, monkeypatch):
+    tree = tmp_path / "project"
+    shutil.copytree(PROJECT_ROOT / "lambdas" / "validate_data", tree / "lambdas" / "validate_data")
+    (tree / "ml").mkdir()
+    for relative in SHARED:
+        shutil.copyfile(PROJECT_ROOT / relative, tree / relative)
+    monkeypatch.setattr(python_function, "PROJECT_ROOT", tree)
+    before = code_key(tmp_path, "before")
+    with (tree / "ml" / "schema.py").open("a") as schema:
+        schema.write("\n# a new rule\n")
+    assert code_key(tmp_path, "after") != before
+
+
+def test_only_code_and_requirements_are_packaged(tmp_path, monkeypatch):
+    folder = tmp_path / "lambdas" / "demo"
+    (folder / "__pycache__").mkdir(parents=True)
+    for name in ("handler.py", "helpers.py", "requirements.txt", "notes.md", "__pycache__/handler.cpython-311.pyc"):
+        (folder / name).write_text("x")
+    monkeypatch.setattr(python_function, "PROJECT_ROOT", tmp_path)
+    assert sorted(asset_files("lambdas/demo", ())) == ["handler.py", "helpers.py", "requirements.txt"]
+
+
+def test_a_missing_handler_or_shared_file_fails_before_synth():
+    with pytest.raises(ValueError, match=r"handler\.py does not exist"):
+        asset_files("lambdas", ())
+    with pytest.raises(ValueError, match=r"shared file ml/missing\.py does not exist"):
+        asset_files("lambdas/validate_data", ("ml/missing.py",))
