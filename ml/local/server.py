@@ -48,6 +48,7 @@ class InvocationHandler(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"
     server: ModelServer
     server_version = "titanic-local"
+    timeout = 30  # seconds a connection may stay silent (idle keep-alive, a body that never comes) before it is dropped
 
     def version_string(self) -> str:
         return self.server_version  # no Python version in the Server header
@@ -129,7 +130,11 @@ class InvocationHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the unread body must not be parsed as the next request
             self._reply(413, {"error": f"body of {length} bytes exceeds the limit of {inference.MAX_BODY_BYTES}"})
             return None
-        body = self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:  # the client stopped sending: nobody is waiting for an answer
+            self.close_connection = True
+            return None
         if len(body) < length:
             self.close_connection = True
             self._reply(400, {"error": f"body ended after {len(body)} of {length} bytes"})

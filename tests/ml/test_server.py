@@ -132,3 +132,11 @@ def test_malformed_http_gets_a_4xx_json_error(running: server.ModelServer, data:
 
 def test_binds_loopback_only(running: server.ModelServer) -> None:
     assert running.server_address[0] == "127.0.0.1"
+
+
+def test_a_stalled_body_is_dropped_after_the_timeout(running: server.ModelServer, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(server.InvocationHandler, "timeout", 0.3)
+    with socket.create_connection(("127.0.0.1", running.server_address[1]), timeout=5) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{}")
+        assert sock.recv(1024) == b""  # closed by the server, no half answer
+    assert_still_serving(running)
