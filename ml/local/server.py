@@ -178,6 +178,8 @@ def resolve_model(model_dir: str | None, version: str | None) -> tuple[Path, str
 
     registered = registry.get_version(version)
     label = f"{registered.name} v{registered.version} ({registered.approval_status})"
+    if registered.approval_status != registry.APPROVED:
+        label += " - not approved: fine for trying it locally, never promoted (make approve)"
     return registry.model_path(registered), label
 
 
