@@ -119,9 +119,9 @@ def test_unknown_version_is_a_clear_error(flow_run: tuple[int, Path, str], capsy
 
 def test_make_serve_resolves_the_latest_registered_model_and_serves_it(flow_run: tuple[int, Path, str]) -> None:
     model_dir, label = server.resolve_model(None, None)
-    assert (
-        label == f"{registry.MODEL_NAME} v{registry.get_version().version} ({registry.get_version().approval_status})"
-    )
+    latest = registry.get_version()
+    assert label.startswith(f"{registry.MODEL_NAME} v{latest.version} ({latest.approval_status})")
+    assert ("not approved" in label) == (latest.approval_status != registry.APPROVED)
     running, _ = server.start_in_thread(inference.model_fn(str(model_dir)))
     try:
         connection = http.client.HTTPConnection("127.0.0.1", running.server_address[1], timeout=5)
