@@ -45,7 +45,7 @@ venv: $(VENV_STAMP) ## create .venv with the pinned Python dependencies
 
 # ---------------------------------------------------------------------------------------------- the two commands
 .PHONY: run
-run: synth ## the main job without AWS: synthesize every environment and summarize it
+run: ml-flow synth ## the main job without AWS: the local ML flow (see ml-flow), then synthesize and summarize
 	@$(PY) scripts/synth_summary.py cdk.out
 
 .PHONY: test
@@ -102,11 +102,49 @@ bench-validate-data: $(VENV_STAMP) ## time the schema validation of ROWS synthet
 
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: bench-synth ## every benchmark
+bench: bench-synth bench-ml ## every benchmark
 
 .PHONY: bench-synth
 bench-synth: $(VENV_STAMP) ## synth time of the full app against an empty CDK app (medians, ratio)
 	@$(PY) scripts/bench_synth.py $(or $(REPS),5)
+
+# ---------------------------------------------------------------------------------------------- local ML mode
+# The ml/ scripts on this machine, a local MLflow registry (.local/, git-ignored; MLFLOW_TRACKING_URI overrides)
+# and a loopback server with the SageMaker serving contract. See docs/02-training-validation.md.
+PORT ?= 8080
+VERSION ?=
+
+.PHONY: ml-flow
+ml-flow: $(VENV_STAMP) ## preprocess, train, evaluate, gate, register (MLflow), serve on loopback, smoke test, summary
+	@$(PY) -m ml.local.flow --env $(ENV)
+
+.PHONY: serve
+serve: $(VENV_STAMP) ## serve the latest registered local model (VERSION=n for another) on 127.0.0.1, PORT=8080 by default
+	@$(PY) -m ml.local.server --port $(PORT) $(if $(VERSION),--version $(VERSION))
+
+.PHONY: approve
+approve: $(VENV_STAMP) ## mark the latest local model version (or VERSION=n) Approved
+	@$(PY) -m ml.local.registry approve $(if $(VERSION),--version $(VERSION))
+
+.PHONY: reject
+reject: $(VENV_STAMP) ## mark the latest local model version (or VERSION=n) Rejected
+	@$(PY) -m ml.local.registry reject $(if $(VERSION),--version $(VERSION))
+
+.PHONY: models
+models: $(VENV_STAMP) ## list the local registry's model versions and their approval status
+	@$(PY) -m ml.local.registry list
+
+.PHONY: model-selection
+model-selection: $(VENV_STAMP) ## how the estimator was chosen: cross-validation on the train split, seed variance
+	@$(PY) -m ml.local.model_selection
+
+.PHONY: bench-ml
+bench-ml: $(VENV_STAMP) ## inference latency (in process, HTTP), throughput, batch of 1000, make-run time: table + JSON
+	@$(PY) -m ml.local.bench
+
+.PHONY: container-parity
+container-parity: ## run preprocess/train/evaluate/inference on the container's Python 3.9 + library versions (not in make test)
+	@scripts/container_parity.sh
 
 .PHONY: clean
 clean: ## remove generated files (keeps .venv and node_modules)

@@ -1,0 +1,149 @@
+"""ModelEvaluation: score the trained model on the held-out test split; write evaluation.json and plots.
+
+SageMaker Processing runs this file with its default paths; the model arrives as model.tar.gz (extracted here),
+locally --model-dir may be an already-extracted model folder. evaluation.json uses the Model Registry
+model-quality layout (ml.contracts.METRICS_SECTION), which the pipeline's PropertyFile reads for its quality
+condition. PNG plots (confusion matrix, ROC curve) are written when matplotlib is importable, else skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file (SageMaker runs files): make the `ml` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import json
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn import metrics
+
+from ml import contracts, dataset, inference, schema
+
+EXIT_INVALID_DATA = 2
+MODEL_ARCHIVE = "model.tar.gz"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--model-dir", default=contracts.MODEL_INPUT_DIR, help="holds model.tar.gz or the model")
+    parser.add_argument("--test-dir", default=contracts.TEST_INPUT_DIR, help="folder of the test split, or a file")
+    parser.add_argument("--output-dir", default=contracts.EVALUATION_OUTPUT_DIR)
+    return parser.parse_args(argv)
+
+
+def extract_model(model_dir: Path, workspace: Path) -> Path:
+    """The folder holding the model files: model_dir itself, or model.tar.gz in it extracted into workspace."""
+    archive = model_dir / MODEL_ARCHIVE
+    if not archive.is_file():
+        return model_dir
+    with tarfile.open(archive, "r:gz") as tar:
+        members = tar.getmembers()
+        for member in members:  # refuse absolute paths, '..' and links (Python 3.9 has no extraction filter)
+            if (
+                member.name.startswith("/")
+                or ".." in Path(member.name).parts
+                or not (member.isfile() or member.isdir())
+            ):
+                raise dataset.InvalidData(f"{archive}: unsafe archive member {member.name!r}")
+        tar.extractall(workspace, members=members)  # noqa: S202 - members checked above
+    return workspace
+
+
+def quality_report(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
+    """The model-quality section: QUALITY_METRICS (value, standard_deviation) plus the confusion matrix."""
+    y_pred = (probabilities >= inference.DECISION_THRESHOLD).astype(np.int64)
+    values = {
+        "accuracy": metrics.accuracy_score(y_true, y_pred),
+        "precision": metrics.precision_score(y_true, y_pred, zero_division=0),
+        "recall": metrics.recall_score(y_true, y_pred, zero_division=0),
+        "f1": metrics.f1_score(y_true, y_pred, zero_division=0),
+        "auc": metrics.roc_auc_score(y_true, probabilities) if len(set(y_true.tolist())) == 2 else float("nan"),
+    }
+    assert tuple(values) == contracts.QUALITY_METRICS
+    (tn, fp), (fn, tp) = metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]).tolist()
+    section: dict[str, Any] = {
+        name: {"value": round(float(v), 6), "standard_deviation": "NaN"} for name, v in values.items()
+    }
+    section["confusion_matrix"] = {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}  # actual -> predicted -> count
+    return section
+
+
+def write_plots(y_true: np.ndarray, probabilities: np.ndarray, section: dict[str, Any], output_dir: Path) -> list[str]:
+    """confusion_matrix.png and roc_curve.png; an empty list (and a note) when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("ModelEvaluation: matplotlib is not installed here, plots skipped (evaluation.json is complete)")
+        return []
+    matrix = section["confusion_matrix"]
+    cells = [[matrix["0"]["0"], matrix["0"]["1"]], [matrix["1"]["0"], matrix["1"]["1"]]]
+    figure, axes = plt.subplots(figsize=(4, 4))
+    axes.imshow(cells, cmap="Blues")
+    for row in range(2):
+        for column in range(2):
+            axes.text(column, row, str(cells[row][column]), ha="center", va="center", fontsize=14)
+    axes.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual", title="Confusion matrix (test)")
+    axes.set_xticklabels(["died", "survived"])
+    axes.set_yticklabels(["died", "survived"])
+    figure.tight_layout()
+    figure.savefig(output_dir / "confusion_matrix.png", dpi=80)
+    plt.close(figure)
+
+    fpr, tpr, _ = metrics.roc_curve(y_true, probabilities)
+    figure, axes = plt.subplots(figsize=(4, 4))
+    axes.plot(fpr, tpr, label=f"AUC {section['auc']['value']:.3f}")
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (test)")
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(output_dir / "roc_curve.png", dpi=80)
+    plt.close(figure)
+    return ["confusion_matrix.png", "roc_curve.png"]
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    records, test_sha = dataset.read_records(args.test_dir)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as workspace:
+        model = inference.model_fn(str(extract_model(Path(args.model_dir), Path(workspace))))
+    y_true = np.array([record[schema.LABEL] for record in records], dtype=np.int64)
+    probabilities = inference.predict_fn(records, model)
+    section = quality_report(y_true, probabilities)
+    gender_only = float(np.mean([int(r["Sex"] == "female") == r[schema.LABEL] for r in records]))
+    report = {
+        contracts.METRICS_SECTION: section,
+        "test_data": {"rows": len(records), "sha256": test_sha, "gender_baseline_accuracy": round(gender_only, 6)},
+        "model_sha256": model.metadata.get("model_sha256"),
+    }
+    text = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    dataset.write_atomically(output_dir / contracts.EVALUATION_FILE, text.encode("utf-8"))
+    report["plots"] = write_plots(y_true, probabilities, section, output_dir)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        report = evaluate(args)
+    except dataset.InvalidData as error:
+        print(f"ModelEvaluation: invalid input, nothing written.\n{error}", file=sys.stderr)
+        return EXIT_INVALID_DATA
+    section = report[contracts.METRICS_SECTION]
+    scores = ", ".join(f"{name} {section[name]['value']:.3f}" for name in contracts.QUALITY_METRICS)
+    print(f"ModelEvaluation: {report['test_data']['rows']} test rows: {scores}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

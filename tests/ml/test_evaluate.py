@@ -1,0 +1,99 @@
+"""ModelEvaluation: evaluation.json in the model-quality layout, model quality, model.tar.gz, plots or their absence."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from ml import contracts, evaluate
+
+
+def test_evaluation_json_has_exactly_the_contract_keys(evaluation: dict) -> None:
+    section = evaluation[contracts.METRICS_SECTION]
+    assert set(section) == {*contracts.QUALITY_METRICS, "confusion_matrix"}
+    for metric in contracts.QUALITY_METRICS:
+        assert set(section[metric]) == {"value", "standard_deviation"}
+        assert 0.0 <= section[metric]["value"] <= 1.0
+    matrix = section["confusion_matrix"]
+    assert sum(matrix[a][p] for a in "01" for p in "01") == evaluation["test_data"]["rows"] == 133
+
+
+def test_pipeline_json_path_reads_each_metric(evaluation: dict) -> None:
+    for metric in contracts.QUALITY_METRICS:
+        node = evaluation
+        for key in contracts.metric_json_path(metric).split("."):
+            node = node[key]
+        assert isinstance(node, float)
+
+
+def test_model_beats_the_gender_baseline_and_reaches_the_quality_target(evaluation: dict) -> None:
+    accuracy = evaluation[contracts.METRICS_SECTION]["accuracy"]["value"]
+    assert accuracy >= 0.80
+    assert accuracy > evaluation["test_data"]["gender_baseline_accuracy"]
+    assert evaluation[contracts.METRICS_SECTION]["auc"]["value"] > 0.85
+
+
+def test_plots_are_png_files(pipeline: dict[str, Path]) -> None:
+    for name in ("confusion_matrix.png", "roc_curve.png"):
+        assert (pipeline["evaluation"] / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_model_tar_gz_as_sagemaker_delivers_it(pipeline: dict[str, Path], evaluation: dict, tmp_path: Path) -> None:
+    model_input = tmp_path / "model"
+    model_input.mkdir()
+    with tarfile.open(model_input / "model.tar.gz", "w:gz") as tar:
+        for name in (contracts.MODEL_FILE, contracts.METADATA_FILE):
+            tar.add(pipeline["model"] / name, arcname=name)
+    test_dir = str(pipeline["splits"] / "test")
+    assert (
+        evaluate.main(["--model-dir", str(model_input), "--test-dir", test_dir, "--output-dir", str(tmp_path / "e")])
+        == 0
+    )
+    assert json.loads((tmp_path / "e" / contracts.EVALUATION_FILE).read_text()) == evaluation
+
+
+def test_an_archive_that_escapes_its_folder_is_refused(pipeline: dict[str, Path], tmp_path: Path) -> None:
+    model_input = tmp_path / "model"
+    model_input.mkdir()
+    with tarfile.open(model_input / "model.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    test_dir = str(pipeline["splits"] / "test")
+    assert (
+        evaluate.main(["--model-dir", str(model_input), "--test-dir", test_dir, "--output-dir", str(tmp_path / "e")])
+        == 2
+    )
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_without_matplotlib_plots_are_skipped_not_fatal(
+    pipeline: dict[str, Path],
+    evaluation: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    test_dir = str(pipeline["splits"] / "test")
+    assert (
+        evaluate.main(["--model-dir", str(pipeline["model"]), "--test-dir", test_dir, "--output-dir", str(tmp_path)])
+        == 0
+    )
+    assert "plots skipped" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [contracts.EVALUATION_FILE]
+    assert json.loads((tmp_path / contracts.EVALUATION_FILE).read_text()) == evaluation
+
+
+def test_defaults_are_the_sagemaker_processing_paths() -> None:
+    args = evaluate.parse_args([])
+    assert (args.model_dir, args.test_dir, args.output_dir) == (
+        contracts.MODEL_INPUT_DIR,
+        contracts.TEST_INPUT_DIR,
+        contracts.EVALUATION_OUTPUT_DIR,
+    )

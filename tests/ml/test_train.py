@@ -1,0 +1,103 @@
+"""TrainModel: the model folder, its metadata, determinism, SageMaker's environment variables and bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ml import contracts, dataset, features, schema, train
+
+from .conftest import REPO, run_pipeline
+
+
+def test_model_folder_holds_the_model_and_its_metadata(pipeline: dict[str, Path]) -> None:
+    model_dir = pipeline["model"]
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted([contracts.MODEL_FILE, contracts.METADATA_FILE])
+    metadata = json.loads((model_dir / contracts.METADATA_FILE).read_text())
+    assert metadata["estimator"] == "GradientBoostingClassifier"
+    assert metadata["hyperparameters"] == {
+        "n_estimators": 200,
+        "max_depth": 2,
+        "learning_rate": 0.05,
+        "subsample": 1.0,
+        "seed": 42,
+        "cv_folds": 5,
+    }
+    assert metadata["features"]["feature_names"] == list(features.FEATURE_NAMES)
+    assert metadata["input_columns"] == list(schema.INFERENCE_COLUMN_NAMES)
+    assert set(metadata["libraries"]) == {"python", "scikit-learn", "numpy", "joblib"}
+    assert metadata["libraries"]["scikit-learn"] == "1.2.1"  # the SageMaker 1.2-1 container's version
+    train_csv = pipeline["splits"] / "train" / contracts.split_file("train")
+    assert metadata["training_data"] == {"sha256": dataset.sha256_file(train_csv), "rows": 623}
+    assert metadata["model_sha256"] == dataset.sha256_file(model_dir / contracts.MODEL_FILE)
+    assert 0.78 < metadata["scores"]["cv_accuracy_mean"] < 0.9
+
+
+def test_same_seed_gives_the_same_model_bytes_and_metrics(pipeline: dict[str, Path], tmp_path: Path) -> None:
+    again = run_pipeline(tmp_path)
+    for name in (contracts.MODEL_FILE, contracts.METADATA_FILE):
+        assert (again["model"] / name).read_bytes() == (pipeline["model"] / name).read_bytes()
+    assert (again["evaluation"] / contracts.EVALUATION_FILE).read_bytes() == (
+        pipeline["evaluation"] / contracts.EVALUATION_FILE
+    ).read_bytes()
+
+
+def test_hyperparameters_are_arguments_and_change_the_model(pipeline: dict[str, Path], tmp_path: Path) -> None:
+    splits = pipeline["splits"]
+    argv = ["--train", str(splits / "train"), "--validation", str(splits / "validation"), "--model-dir", str(tmp_path)]
+    assert train.main([*argv, "--n-estimators", "20", "--max-depth", "3", "--cv-folds", "0"]) == 0
+    metadata = json.loads((tmp_path / contracts.METADATA_FILE).read_text())
+    assert metadata["hyperparameters"]["n_estimators"] == 20
+    assert metadata["scores"]["cv_accuracy_mean"] is None
+    original = json.loads((pipeline["model"] / contracts.METADATA_FILE).read_text())
+    assert metadata["model_sha256"] != original["model_sha256"]
+
+
+def test_unknown_hyperparameter_is_an_error() -> None:
+    with pytest.raises(SystemExit):
+        train.parse_args(["--n-estimator", "5"])  # a prefix is not accepted either
+
+
+def test_hyperparameters_accept_dashes_or_underscores() -> None:
+    args = train.parse_args(["--n_estimators", "7", "--max-depth", "4", "--learning_rate", "0.1", "--cv_folds", "0"])
+    assert (args.n_estimators, args.max_depth, args.learning_rate, args.cv_folds) == (7, 4, 0.1, 0)
+
+
+def test_runs_as_a_file_with_sagemaker_environment_variables(pipeline: dict[str, Path], tmp_path: Path) -> None:
+    """SageMaker runs `python train.py --n-estimators 200 ...` with SM_* variables, from its own working folder."""
+    env = {
+        **os.environ,
+        "SM_CHANNEL_TRAIN": str(pipeline["splits"] / "train"),
+        "SM_CHANNEL_VALIDATION": str(pipeline["splits"] / "validation"),
+        "SM_MODEL_DIR": str(tmp_path / "model"),
+        "PYTHONPATH": "",
+    }
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "ml" / "train.py"), "--n-estimators", "200", "--seed", "42"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "model" / contracts.MODEL_FILE).read_bytes() == (
+        pipeline["model"] / contracts.MODEL_FILE
+    ).read_bytes()
+
+
+def test_invalid_training_data_writes_no_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "train.csv"
+    bad.write_text(
+        "PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked\n"
+        '1,2,3,"A, Mr. B",male,22,1,0,T,7.25,,S\n'
+    )
+    argv = ["--train", str(bad), "--validation", str(bad), "--model-dir", str(tmp_path / "model")]
+    assert train.main(argv) == train.EXIT_INVALID_DATA
+    assert "row 1, column Survived: 2 is not an allowed value" in capsys.readouterr().err
+    assert not (tmp_path / "model").exists()
