@@ -85,6 +85,15 @@ diff: $(VENV_STAMP) $(NODE_STAMP) ## compare ENV's stacks with what is deployed 
 deploy: $(VENV_STAMP) $(NODE_STAMP) ## deploy ENV's stacks (needs AWS credentials and a bootstrapped account)
 	@$(CDK) deploy --no-notices -c env=$(ENV) --require-approval broadening 'titanic-$(ENV)-*'
 
+# ---------------------------------------------------------------------------------------------- training pipeline (phase 03)
+.PHONY: pipeline-start
+pipeline-start: $(VENV_STAMP) ## start ENV's SageMaker training pipeline and follow each step until it ends (needs AWS credentials)
+	@$(PY) scripts/pipeline_start.py --env $(ENV) $(foreach p,$(PARAMS),--parameter $(p))
+
+.PHONY: pipeline-graph
+pipeline-graph: synth ## draw the training pipeline graph from ENV's synthesized definition (docs/images/03-pipeline-graph.png)
+	@$(PY) scripts/pipeline_graph.py cdk.out/titanic-$(ENV)-training.template.json docs/images/03-pipeline-graph.png
+
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
 bench: bench-synth ## every benchmark

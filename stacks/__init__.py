@@ -5,6 +5,7 @@ The reusable pieces live in the top-level folder `constructs/` (the project's ch
 `from constructs.secure_bucket import SecureBucket` beside `from constructs import Construct`.
 """
 
+import logging
 import os
 from pathlib import Path
 
@@ -19,3 +20,4 @@ if _PROJECT_CONSTRUCTS not in _constructs.__path__:
 # The SDK's v2-to-v3 migration notice is silenced: the v2 workflow API is the deliberate choice (docs/03).
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+logging.getLogger("sagemaker.config").setLevel(logging.WARNING)  # "not applying SDK defaults from ..." on import
