@@ -85,3 +85,42 @@ def test_quality_metric_choices_are_the_metrics_evaluation_writes():
     from ml.contracts import QUALITY_METRICS
 
     assert get_args(MlSettings.model_fields["quality_metric"].annotation) == QUALITY_METRICS
+
+
+# ---------------------------------------------------------------------------------------------- training (phase 03)
+@pytest.mark.parametrize(
+    ("replace", "by", "field", "reason"),
+    [
+        (
+            'training_instance_type = "ml.m5.large"',
+            'training_instance_type = "m5.large"',
+            "training.training_instance_type",
+            "should match",
+        ),
+        (
+            "processing_instance_count = 1",
+            "processing_instance_count = 0",
+            "training.processing_instance_count",
+            "greater than or equal to 1",
+        ),
+        ("mlflow_tracking_server = false", "", "training.mlflow_tracking_server", "is required but missing"),
+        (
+            "mlflow_tracking_server = false",
+            'mlflow_tracking_server = false\nprod_account_id = "prod"',
+            "training.prod_account_id",
+            "should match",
+        ),
+    ],
+)
+def test_bad_training_values_name_the_field(environments_dir, replace, by, field, reason):
+    assert replace in VALID
+    (environments_dir / "staging.toml").write_text(VALID.replace(replace, by))
+    with pytest.raises(ConfigError) as error:
+        load_environment("staging")
+    assert f"field '{field}'" in str(error.value)
+    assert reason in str(error.value)
+
+
+def test_mlflow_server_is_off_in_dev_and_on_in_prod():
+    assert load_environment("dev").training.mlflow_tracking_server is False
+    assert load_environment("prod").training.mlflow_tracking_server is True

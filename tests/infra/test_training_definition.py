@@ -265,12 +265,17 @@ SETTINGS = DefinitionSettings(
 )
 
 
-def test_definition_is_byte_identical_across_builds():
-    assert build_definition(SETTINGS) == build_definition(SETTINGS)
+@pytest.fixture(scope="module")
+def built() -> str:
+    return build_definition(SETTINGS)
 
 
-def test_settings_reach_the_definition():
-    definition = json.loads(build_definition(SETTINGS))
+def test_definition_is_byte_identical_across_builds(built):
+    assert build_definition(SETTINGS) == built
+
+
+def test_settings_reach_the_definition(built):
+    definition = json.loads(built)
     steps = {s["Name"]: s for s in definition["Steps"]}
     (condition,) = steps["QualityGate"]["Arguments"]["Conditions"]
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.f1.value"
