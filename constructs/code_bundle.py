@@ -69,7 +69,8 @@ def write_tarball(files: Mapping[str, Path], directory: Path | None = None) -> P
 class CodeBundle(Construct):
     """The tarball as a file asset in the CDK bootstrap bucket, addressed by its content hash.
 
-    `s3_uri` is what SageMaker reads; `object_arn` is the one object an execution role needs to read.
+    `s3_uri` is what SageMaker reads; `object_arn` is the one object an execution role needs to read (and
+    `bucket_arn` with an `s3:prefix` condition of `object_key` what it needs to list it).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, files: Mapping[str, Path]) -> None:
@@ -82,4 +83,5 @@ class CodeBundle(Construct):
         self.object_key = self.asset.s3_object_key
         self.s3_uri = self.asset.s3_object_url
         partition = Stack.of(self).partition
-        self.object_arn = f"arn:{partition}:s3:::{self.bucket_name}/{self.object_key}"
+        self.bucket_arn = f"arn:{partition}:s3:::{self.bucket_name}"
+        self.object_arn = f"{self.bucket_arn}/{self.object_key}"

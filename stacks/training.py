@@ -323,6 +323,13 @@ class TrainingStack(Stack):
                 conditions={"StringLike": {"s3:prefix": [f"{artifacts_prefix}/*"]}},
             ),
             iam.PolicyStatement(sid="ReadCodeBundle", actions=["s3:GetObject"], resources=[bundle.object_arn]),
+            # A processing input is an S3 prefix: the job lists it before downloading the one object.
+            iam.PolicyStatement(
+                sid="ListCodeBundle",
+                actions=["s3:ListBucket"],
+                resources=[bundle.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": bundle.object_key}},
+            ),
             iam.PolicyStatement(
                 sid="EncryptWithTheEnvironmentKey",
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],

@@ -321,6 +321,9 @@ def build_pipeline(settings: DefinitionSettings) -> Pipeline:
         name=settings.pipeline_name,
         parameters=[input_data, processing_type, processing_count, training_type, threshold],
         steps=[preprocess, train, evaluate, gate],
+        # No SageMaker Experiments trial per execution: runs are tracked in MLflow, and the role needs no
+        # Experiments permissions.
+        pipeline_experiment_config=None,
         sagemaker_session=session,
     )
 

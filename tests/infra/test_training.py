@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from aws_cdk import App, Environment
@@ -118,6 +119,8 @@ def test_s3_access_is_scoped_to_the_exact_prefixes(training):
     # The code bundle: one object, no wildcard.
     code = json.dumps(statements["ReadCodeBundle"]["Resource"])
     assert "*" not in code.replace("${AWS::AccountId}", "")
+    code_prefix = statements["ListCodeBundle"]["Condition"]["StringEquals"]["s3:prefix"]
+    assert re.fullmatch(r"[0-9a-f]{64}\.gz", code_prefix)  # listing reveals the one bundle object only
     assert "s3:DeleteObject" not in rendered
 
 

@@ -51,6 +51,7 @@ def _join(value: dict) -> list:
 
 def test_steps_types_and_order(deployed):
     _, definition, steps, _, _ = deployed
+    assert definition["PipelineExperimentConfig"] is None  # tracking is MLflow's job; no Experiments permissions
     assert [(s["Name"], s["Type"]) for s in definition["Steps"]] == [
         ("DataPreProcessing", "Processing"),
         ("TrainModel", "Training"),
