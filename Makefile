@@ -90,6 +90,10 @@ deploy: $(VENV_STAMP) $(NODE_STAMP) ## deploy ENV's stacks (needs AWS credential
 pipeline-start: $(VENV_STAMP) ## start ENV's SageMaker training pipeline and follow each step until it ends (needs AWS credentials)
 	@$(PY) scripts/pipeline_start.py --env $(ENV) $(foreach p,$(PARAMS),--parameter $(p))
 
+.PHONY: bundle-smoke
+bundle-smoke: $(VENV_STAMP) ## run the pipeline's ml/ scripts from the code bundle as the containers do (offline; ML_ROOT=.)
+	@$(PY) scripts/bundle_smoke.py --ml-root $(or $(ML_ROOT),.)
+
 .PHONY: pipeline-graph
 pipeline-graph: synth ## draw the training pipeline graph from ENV's synthesized definition (docs/images/03-pipeline-graph.png)
 	@$(PY) scripts/pipeline_graph.py cdk.out/titanic-$(ENV)-training.template.json docs/images/03-pipeline-graph.png

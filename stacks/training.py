@@ -93,7 +93,7 @@ class TrainingStack(Stack):
 
         bundle = CodeBundle(self, "CodeBundle", files=code_bundle_files())
 
-        sagemaker.CfnModelPackageGroup(
+        group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",
             model_package_group_name=group_name,
@@ -177,7 +177,8 @@ class TrainingStack(Stack):
             role_arn=role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": Fn.sub(definition, variables)},
         )
-        pipeline.node.add_dependency(policy)  # the first execution must not start before the role can act
+        # The first execution must find the role's permissions and the group it registers into.
+        pipeline.node.add_dependency(policy, group)
 
         self.definition = definition
         self.code_bundle = bundle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 
 import pytest
 from aws_cdk import App, Environment
@@ -50,9 +51,10 @@ def test_pipeline_is_named_per_environment_and_runs_as_the_execution_role(traini
             "PipelineDefinition": {"PipelineDefinitionBody": {"Fn::Sub": [Match.any_value(), Match.object_like({})]}},
         },
     )
-    # The first execution must not race the role's permissions.
+    # The first execution must not race the role's permissions or the group it registers into.
     (pipeline,) = template.find_resources("AWS::SageMaker::Pipeline").values()
     assert any(dependency.startswith("ExecutionPolicy") for dependency in pipeline["DependsOn"])
+    assert "ModelPackageGroup" in pipeline["DependsOn"]
 
 
 def test_model_package_group_per_environment_without_cross_account_policy_by_default(training):
@@ -159,6 +161,13 @@ def test_mlflow_tracking_server_follows_the_config(training):
     statement = _execution_statements(template)["LogToMlflow"]
     assert all(action.startswith("sagemaker-mlflow:") for action in statement["Action"])
     assert statement["Resource"] == {"Fn::GetAtt": ["MlflowTrackingServer", "TrackingServerArn"]}
+
+
+def test_the_synthesized_bundle_holds_the_very_files_of_the_repository(synthesis):
+    (asset,) = synthesis.outdir.glob("asset.*.tar.gz")
+    with tarfile.open(asset, mode="r:gz") as tar:
+        shipped = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
+    assert shipped == {name: path.read_bytes() for name, path in code_bundle_files().items()}
 
 
 def test_the_code_bundle_ships_the_ml_package_as_a_folder_and_the_serving_entry():
