@@ -163,8 +163,10 @@ def test_mlflow_tracking_server_follows_the_config(training):
     assert statement["Resource"] == {"Fn::GetAtt": ["MlflowTrackingServer", "TrackingServerArn"]}
 
 
-def test_the_synthesized_bundle_holds_the_very_files_of_the_repository(synthesis):
-    (asset,) = synthesis.outdir.glob("asset.*.tar.gz")
+def test_the_synthesized_bundle_holds_the_very_files_of_the_repository(synthesis, training):
+    _, template = training
+    key = _execution_statements(template)["ListCodeBundle"]["Condition"]["StringEquals"]["s3:prefix"]
+    asset = synthesis.outdir / f"asset.{key.removesuffix('.gz')}.tar.gz"  # the file the key was uploaded from
     with tarfile.open(asset, mode="r:gz") as tar:
         shipped = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
     assert shipped == {name: path.read_bytes() for name, path in code_bundle_files().items()}
