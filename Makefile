@@ -100,6 +100,19 @@ validate-data: $(VENV_STAMP) ## validate a local CSV like the data Lambda does: 
 bench-validate-data: $(VENV_STAMP) ## time the schema validation of ROWS synthetic rows (default 100000)
 	@$(PY) -m scripts.bench_validate_data $(or $(ROWS),100000) $(or $(REPS),3)
 
+# ---------------------------------------------------------------------------------------------- training pipeline (phase 03)
+.PHONY: pipeline-start
+pipeline-start: $(VENV_STAMP) ## start ENV's SageMaker training pipeline and follow each step until it ends (needs AWS credentials)
+	@$(PY) scripts/pipeline_start.py --env $(ENV) $(foreach p,$(PARAMS),--parameter $(p))
+
+.PHONY: bundle-smoke
+bundle-smoke: $(VENV_STAMP) ## run the pipeline's ml/ scripts from the code bundle as the containers do (offline; ML_ROOT=.)
+	@$(PY) scripts/bundle_smoke.py --ml-root $(or $(ML_ROOT),.)
+
+.PHONY: pipeline-graph
+pipeline-graph: synth ## draw the training pipeline graph from ENV's synthesized definition (docs/images/03-pipeline-graph.png)
+	@$(PY) scripts/pipeline_graph.py cdk.out/titanic-$(ENV)-training.template.json docs/images/03-pipeline-graph.png
+
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
 bench: bench-synth bench-ml ## every benchmark

@@ -87,6 +87,22 @@ class DataSettings(_Settings):
         return self
 
 
+class TrainingSettings(_Settings):
+    """Phase 03, the SageMaker training pipeline. Instance values are the pipeline parameters' defaults."""
+
+    processing_instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    processing_instance_count: int = Field(ge=1, le=10)
+    training_instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    preprocess_seed: int = Field(ge=0)  # the split seed, the same default the local flow uses
+    # Extra `--name value` arguments of ml/train.py (none needed by default).
+    hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
+    # SageMaker-managed MLflow tracking server (seed 004); costs per hour while it exists, see docs/03.
+    mlflow_tracking_server: bool
+    mlflow_tracking_server_size: Literal["Small", "Medium", "Large"] = "Small"
+    # When prod lives in another account: that account may read this environment's model packages. None: same account.
+    prod_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+
+
 class EnvironmentConfig(_Settings):
     name: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$")
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
@@ -99,6 +115,7 @@ class EnvironmentConfig(_Settings):
     storage: StorageSettings
     ml: MlSettings
     data: DataSettings
+    training: TrainingSettings
 
     @field_validator("log_retention_days")
     @classmethod

@@ -25,6 +25,8 @@ CURATED_PREFIX = "curated/"
 QUARANTINE_PREFIX = "quarantine/"
 SEED_FILE = PROJECT_ROOT / "data" / "titanic.csv"
 SEED_NAME = "titanic.csv"
+# The curated copy of the seed data: the SageMaker pipeline's default input.
+CURATED_DATASET_KEY = CURATED_PREFIX + SEED_NAME
 EVENT_SOURCE = "titanic-sagemaker.data"
 EVENT_DETAIL_TYPE = "DatasetValidated"
 
@@ -130,7 +132,7 @@ class DataStack(Stack):
         seed_key = RAW_PREFIX + SEED_NAME
         self._seed(config, bucket, seed_key, key, depends_on=[rule, validator.function, validator.role])
 
-        curated_key = CURATED_PREFIX + SEED_NAME
+        curated_key = CURATED_DATASET_KEY
         self.outputs = DataLake(
             bucket=bucket,
             raw_prefix=RAW_PREFIX,

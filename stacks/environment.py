@@ -11,9 +11,10 @@ from constructs import Construct
 from constructs.compliance import apply_mandatory_tags
 from stacks.data import DataStack
 from stacks.foundation import FoundationStack
+from stacks.training import TrainingStack
 
 # One stack per phase, deployed in this order. Stack names are `titanic-<env>-<phase>`.
-PHASES = ("foundation", "data")
+PHASES = ("foundation", "data", "training")
 
 
 def stack_name(config: EnvironmentConfig, phase: str) -> str:
@@ -24,6 +25,7 @@ def stack_name(config: EnvironmentConfig, phase: str) -> str:
 class EnvironmentStacks:
     foundation: FoundationStack
     data: DataStack
+    training: TrainingStack
 
     def all(self) -> list[Stack]:
         return [getattr(self, phase) for phase in PHASES]
@@ -47,7 +49,17 @@ def build_environment(scope: Construct, config: EnvironmentConfig) -> Environmen
         env=env,
         description=f"titanic-sagemaker {config.name} phase 01: data bucket, validation Lambda, seed dataset",
     )
-    stacks = EnvironmentStacks(foundation=foundation, data=data)
+    training = TrainingStack(
+        scope,
+        stack_name(config, "training"),
+        config=config,
+        foundation=foundation.outputs,
+        input_bucket=data.outputs.bucket,
+        input_data_key=data.outputs.curated_dataset_key,
+        env=env,
+        description=f"titanic-sagemaker {config.name} phase 03: SageMaker training pipeline and model registry",
+    )
+    stacks = EnvironmentStacks(foundation=foundation, data=data, training=training)
     for phase, stack in zip(PHASES, stacks.all()):
         apply_mandatory_tags(stack, config.mandatory_tags)
         Tags.of(stack).add("phase", phase)

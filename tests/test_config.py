@@ -103,3 +103,42 @@ def test_data_settings_reach_every_environment_and_prod_keeps_data_longer():
         assert getattr(prod.data, field) >= getattr(dev.data, field), field
     for config in (dev, prod):
         assert config.data.validation_memory_mb >= 32 * config.data.max_object_mb
+
+
+# ---------------------------------------------------------------------------------------------- training (phase 03)
+@pytest.mark.parametrize(
+    ("replace", "by", "field", "reason"),
+    [
+        (
+            'training_instance_type = "ml.m5.large"',
+            'training_instance_type = "m5.large"',
+            "training.training_instance_type",
+            "should match",
+        ),
+        (
+            "processing_instance_count = 1",
+            "processing_instance_count = 0",
+            "training.processing_instance_count",
+            "greater than or equal to 1",
+        ),
+        ("mlflow_tracking_server = false", "", "training.mlflow_tracking_server", "is required but missing"),
+        (
+            "mlflow_tracking_server = false",
+            'mlflow_tracking_server = false\nprod_account_id = "prod"',
+            "training.prod_account_id",
+            "should match",
+        ),
+    ],
+)
+def test_bad_training_values_name_the_field(environments_dir, replace, by, field, reason):
+    assert replace in VALID
+    (environments_dir / "staging.toml").write_text(VALID.replace(replace, by))
+    with pytest.raises(ConfigError) as error:
+        load_environment("staging")
+    assert f"field '{field}'" in str(error.value)
+    assert reason in str(error.value)
+
+
+def test_mlflow_server_is_off_in_dev_and_on_in_prod():
+    assert load_environment("dev").training.mlflow_tracking_server is False
+    assert load_environment("prod").training.mlflow_tracking_server is True

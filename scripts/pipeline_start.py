@@ -1,0 +1,104 @@
+"""Start one execution of an environment's training pipeline and follow it until it ends (needs AWS credentials).
+
+    python scripts/pipeline_start.py --env dev [--parameter QualityThreshold=0.8] [--poll-seconds 30] [--no-wait]
+
+Prints every step's status change; exits 0 when the execution succeeds, 1 when it fails, stops or the gate fails.
+The equivalent AWS CLI calls are in docs/03-sagemaker-pipeline.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+
+import boto3
+
+FINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
+
+
+def pipeline_name(env: str) -> str:
+    return f"titanic-{env}-training"  # the training stack's naming (stacks/training.py)
+
+
+def parse_parameters(pairs: Iterable[str]) -> list[dict[str, str]]:
+    parameters = []
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise ValueError(f"expected NAME=VALUE, got {pair!r}")
+        parameters.append({"Name": name, "Value": value})
+    return parameters
+
+
+def start(client, name: str, parameters: list[dict[str, str]], started_at: str, token: str) -> str:
+    request = {
+        "PipelineName": name,
+        "PipelineExecutionDisplayName": f"{name}-{started_at}",
+        "PipelineExecutionDescription": "started by make pipeline-start",
+        "ClientRequestToken": token,  # idempotency: a retried call does not start a second execution
+    }
+    if parameters:
+        request["PipelineParameters"] = parameters
+    return client.start_pipeline_execution(**request)["PipelineExecutionArn"]
+
+
+def step_statuses(client, execution_arn: str) -> dict[str, tuple[str, str]]:
+    """{step name: (status, failure reason)} for every step started so far (all pages)."""
+    statuses: dict[str, tuple[str, str]] = {}
+    request = {"PipelineExecutionArn": execution_arn, "SortOrder": "Ascending"}
+    while True:
+        page = client.list_pipeline_execution_steps(**request)
+        for step in page["PipelineExecutionSteps"]:
+            statuses[step["StepName"]] = (step["StepStatus"], step.get("FailureReason", ""))
+        if not page.get("NextToken"):
+            return statuses
+        request["NextToken"] = page["NextToken"]
+
+
+def follow(
+    client,
+    execution_arn: str,
+    poll_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    emit: Callable[[str], None] = print,
+) -> str:
+    """Poll until the execution ends, printing each step status change once; returns the final status."""
+    seen: dict[str, tuple[str, str]] = {}
+    while True:
+        for step, state in step_statuses(client, execution_arn).items():
+            if seen.get(step) != state:
+                status, reason = state
+                emit(f"  {step:<20} {status}" + (f" - {reason}" if reason else ""))
+                seen[step] = state
+        execution = client.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+        status = execution["PipelineExecutionStatus"]
+        if status in FINAL_STATUSES:
+            reason = execution.get("FailureReason")
+            emit(f"execution {status}" + (f": {reason}" if reason else ""))
+            return status
+        sleep(poll_seconds)
+
+
+def main(argv: list[str] | None = None, client=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", required=True, help="environment name, e.g. dev")
+    parser.add_argument("--parameter", action="append", default=[], help="pipeline parameter NAME=VALUE")
+    parser.add_argument("--poll-seconds", type=float, default=30.0)
+    parser.add_argument("--no-wait", action="store_true", help="start and return without following")
+    args = parser.parse_args(argv)
+
+    client = client or boto3.client("sagemaker")
+    name = pipeline_name(args.env)
+    started_at = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    execution_arn = start(client, name, parse_parameters(args.parameter), started_at, uuid.uuid4().hex)
+    print(f"started {execution_arn}")
+    if args.no_wait:
+        return 0
+    return 0 if follow(client, execution_arn, args.poll_seconds) == "Succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Phase 03: the training stack's resources (pipeline, model package group, execution role, MLflow) per environment."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+
+import pytest
+from aws_cdk import App, Environment
+from aws_cdk.assertions import Match, Template
+
+from app import FEATURE_FLAGS
+from config import load_all_environments
+from stacks.data import CURATED_DATASET_KEY
+from stacks.foundation import FoundationStack
+from stacks.training import TrainingStack, code_bundle_files
+
+CONFIGS = load_all_environments()
+
+
+@pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
+def training(request, synthesis):
+    config = request.param
+    return config, Template.from_json(synthesis.stacks[f"{config.prefix}-training"].template)
+
+
+def _statements(template: Template) -> list[dict]:
+    policies = template.find_resources("AWS::IAM::Policy")
+    return [s for policy in policies.values() for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _execution_statements(template: Template) -> dict[str, dict]:
+    policies = template.find_resources("AWS::IAM::Policy")
+    (policy,) = [p for key, p in policies.items() if key.startswith("ExecutionPolicy")]
+    return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_pipeline_is_named_per_environment_and_runs_as_the_execution_role(training):
+    config, template = training
+    template.resource_count_is("AWS::SageMaker::Pipeline", 1)
+    template.has_resource_properties(
+        "AWS::SageMaker::Pipeline",
+        {
+            "PipelineName": f"{config.prefix}-training",
+            "RoleArn": {"Fn::GetAtt": [Match.string_like_regexp("^ExecutionRole"), "Arn"]},
+            "PipelineDefinition": {"PipelineDefinitionBody": {"Fn::Sub": [Match.any_value(), Match.object_like({})]}},
+        },
+    )
+    # The first execution must not race the role's permissions or the group it registers into.
+    (pipeline,) = template.find_resources("AWS::SageMaker::Pipeline").values()
+    assert any(dependency.startswith("ExecutionPolicy") for dependency in pipeline["DependsOn"])
+    assert "ModelPackageGroup" in pipeline["DependsOn"]
+
+
+def test_model_package_group_per_environment_without_cross_account_policy_by_default(training):
+    config, template = training
+    template.resource_count_is("AWS::SageMaker::ModelPackageGroup", 1)
+    (group,) = template.find_resources("AWS::SageMaker::ModelPackageGroup").values()
+    assert group["Properties"]["ModelPackageGroupName"] == f"{config.prefix}-models"
+    assert config.training.prod_account_id is None
+    assert "ModelPackageGroupPolicy" not in group["Properties"]
+
+
+def test_execution_role_is_assumed_by_sagemaker_only_and_has_no_managed_policies(training):
+    config, template = training
+    roles = template.find_resources("AWS::IAM::Role")
+    (role,) = [r for key, r in roles.items() if key.startswith("ExecutionRole")]
+    assert role["Properties"]["RoleName"] == f"{config.prefix}-sagemaker-execution"
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+    ]
+    for resource in roles.values():
+        assert "ManagedPolicyArns" not in resource["Properties"]
+
+
+def test_no_wildcard_actions_and_star_resources_only_where_the_api_has_none(training):
+    _, template = training
+    star_actions = set()
+    for statement in _statements(template):
+        actions = _as_list(statement["Action"])
+        assert all(action != "*" and not action.endswith(":*") for action in actions), actions
+        if "*" in _as_list(statement["Resource"]):
+            star_actions.update(actions)
+    assert star_actions == {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}
+
+
+def test_metrics_are_limited_to_sagemaker_namespaces(training):
+    _, template = training
+    statement = _execution_statements(template)["PublishJobMetrics"]
+    assert statement["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
+
+
+def test_pass_role_is_only_itself_to_sagemaker(training):
+    _, template = training
+    pass_role = [s for s in _statements(template) if "iam:PassRole" in _as_list(s["Action"])]
+    assert len(pass_role) == 1
+    role, attribute = pass_role[0]["Resource"]["Fn::GetAtt"]
+    assert role.startswith("ExecutionRole") and attribute == "Arn"
+    assert pass_role[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_s3_access_is_scoped_to_the_exact_prefixes(training):
+    config, template = training
+    statements = _execution_statements(template)
+    rendered = json.dumps(statements)
+    prefix = CURATED_DATASET_KEY.rsplit("/", 1)[0]
+    assert statements["ReadInputData"]["Action"] == "s3:GetObject"
+    assert f"/{prefix}/*" in json.dumps(statements["ReadInputData"]["Resource"])
+    assert statements["ReadWritePipelineArtifacts"]["Action"] == ["s3:GetObject", "s3:PutObject"]
+    assert f"/pipelines/{config.prefix}-training/*" in json.dumps(statements["ReadWritePipelineArtifacts"]["Resource"])
+    for sid, expected in (
+        ("ListInputData", f"{prefix}/*"),
+        ("ListPipelineArtifacts", f"pipelines/{config.prefix}-training/*"),
+    ):
+        assert statements[sid]["Condition"] == {"StringLike": {"s3:prefix": [expected]}}
+    # The code bundle: one object, no wildcard.
+    code = json.dumps(statements["ReadCodeBundle"]["Resource"])
+    assert "*" not in code.replace("${AWS::AccountId}", "")
+    code_prefix = statements["ListCodeBundle"]["Condition"]["StringEquals"]["s3:prefix"]
+    assert re.fullmatch(r"[0-9a-f]{64}\.gz", code_prefix)  # listing reveals the one bundle object only
+    assert "s3:DeleteObject" not in rendered
+
+
+def test_registration_is_limited_to_the_environment_group(training):
+    config, template = training
+    statement = _execution_statements(template)["RegisterIntoItsGroupOnly"]
+    assert "sagemaker:CreateModelPackage" in statement["Action"]
+    assert f":model-package/{config.prefix}-models/*" in json.dumps(statement["Resource"])
+
+
+def test_jobs_are_pipeline_jobs_only_and_the_image_is_the_sklearn_repository(training):
+    _, template = training
+    statements = _execution_statements(template)
+    jobs = json.dumps(statements["RunPipelineJobs"]["Resource"])
+    assert ":processing-job/pipelines-*" in jobs and ":training-job/pipelines-*" in jobs
+    assert ":repository/sagemaker-scikit-learn" in json.dumps(statements["PullScikitLearnImage"]["Resource"])
+    assert statements["EncryptJobVolumes"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_mlflow_tracking_server_follows_the_config(training):
+    config, template = training
+    if not config.training.mlflow_tracking_server:
+        template.resource_count_is("AWS::SageMaker::MlflowTrackingServer", 0)
+        assert "LogToMlflow" not in _execution_statements(template)
+        return
+    template.resource_count_is("AWS::SageMaker::MlflowTrackingServer", 1)
+    template.has_resource_properties(
+        "AWS::SageMaker::MlflowTrackingServer",
+        {
+            "TrackingServerName": f"{config.prefix}-mlflow",
+            "TrackingServerSize": config.training.mlflow_tracking_server_size,
+            "AutomaticModelRegistration": False,  # Model Registry stays the registry of record
+            "ArtifactStoreUri": {"Fn::Join": ["", ["s3://", Match.any_value(), "/mlflow"]]},
+        },
+    )
+    statement = _execution_statements(template)["LogToMlflow"]
+    assert all(action.startswith("sagemaker-mlflow:") for action in statement["Action"])
+    assert statement["Resource"] == {"Fn::GetAtt": ["MlflowTrackingServer", "TrackingServerArn"]}
+
+
+def test_the_synthesized_bundle_holds_the_very_files_of_the_repository(synthesis, training):
+    _, template = training
+    key = _execution_statements(template)["ListCodeBundle"]["Condition"]["StringEquals"]["s3:prefix"]
+    asset = synthesis.outdir / f"asset.{key.removesuffix('.gz')}.tar.gz"  # the file the key was uploaded from
+    with tarfile.open(asset, mode="r:gz") as tar:
+        shipped = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
+    assert shipped == {name: path.read_bytes() for name, path in code_bundle_files().items()}
+
+
+def test_the_code_bundle_ships_the_ml_package_as_a_folder_and_the_serving_entry():
+    files = code_bundle_files()
+    assert "serving_entry.py" in files
+    assert "ml/__init__.py" in files and "ml/contracts.py" in files
+    assert all(name == "serving_entry.py" or name.startswith("ml/") for name in files)
+    assert not any(name.startswith("ml/local/") for name in files)
+
+
+def _training_template(config) -> dict:
+    app = App(context=FEATURE_FLAGS)
+    env = Environment(account=config.account, region=config.region)
+    foundation = FoundationStack(app, "Foundation", config=config, env=env)
+    training = TrainingStack(
+        app,
+        "Training",
+        config=config,
+        foundation=foundation.outputs,
+        input_bucket=foundation.outputs.artifacts_bucket,
+        input_data_key=CURATED_DATASET_KEY,
+        env=env,
+    )
+    return Template.from_stack(training).to_json()
+
+
+def test_cross_account_read_policy_when_prod_lives_in_another_account():
+    dev = next(config for config in CONFIGS if config.name == "dev")
+    config = dev.model_copy(
+        update={
+            "account": "111111111111",
+            "training": dev.training.model_copy(update={"prod_account_id": "222222222222"}),
+        }
+    )
+    template = _training_template(config)
+    (group,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
+    (statement,) = group["Properties"]["ModelPackageGroupPolicy"]["Statement"]
+    assert statement["Principal"] == {
+        "AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::222222222222:root"]]}
+    }
+    assert sorted(statement["Action"]) == [
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:DescribeModelPackageGroup",
+        "sagemaker:ListModelPackages",
+    ]
+    # The same account for both environments: no resource policy.
+    same = config.model_copy(
+        update={"training": config.training.model_copy(update={"prod_account_id": config.account})}
+    )
+    (group,) = [
+        r for r in _training_template(same)["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"
+    ]
+    assert "ModelPackageGroupPolicy" not in group["Properties"]
