@@ -97,7 +97,18 @@ class RetrainingWorkflow(Construct):
                 "MaxResults": 1,
             },
             iam_resources=[pipeline_arn],
+            # A list, empty when the pipeline never ran: no path here can be missing (AWS fails on a missing path).
+            result_selector={"statuses.$": "$.PipelineExecutionSummaries[*].PipelineExecutionStatus"},
             result_path="$.latest",
+        )
+        latest_state = sfn.Pass(
+            self,
+            "IsLatestPipelineRunning",
+            parameters={
+                f"{state.lower()}.$": f"States.ArrayContains($.latest.statuses, '{state}')"
+                for state in PIPELINE_RUNNING
+            },
+            result_path="$.latest_running",
         )
         start = tasks.CallAwsService(
             self,
@@ -159,26 +170,17 @@ class RetrainingWorkflow(Construct):
             .when(
                 sfn.Condition.or_(
                     *[
-                        sfn.Condition.string_equals("$.latest.PipelineExecutionSummaries[0].PipelineExecutionStatus", s)
-                        for s in PIPELINE_RUNNING
+                        sfn.Condition.boolean_equals(f"$.latest_running.{state.lower()}", True)
+                        for state in PIPELINE_RUNNING
                     ]
                 ),
                 skipped,
             )
             .otherwise(start)
         )
-        # Checked in two steps: AWS fails a comparison on a missing path (a pipeline that never ran has no summary).
-        has_executions = (
-            sfn.Choice(self, "PipelineHasRun")
-            .when(
-                sfn.Condition.is_present("$.latest.PipelineExecutionSummaries[0].PipelineExecutionStatus"),
-                latest_running,
-            )
-            .otherwise(start)
-        )
         alone = (
             sfn.Choice(self, "OtherWorkflowRunning")
             .when(sfn.Condition.number_greater_than("$.running_workflows.count", 1), skipped)
-            .otherwise(latest_pipeline.next(has_executions))
+            .otherwise(latest_pipeline.next(latest_state).next(latest_running))
         )
         self.definition = defaults.next(running_workflows).next(alone)

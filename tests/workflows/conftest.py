@@ -5,6 +5,9 @@ moto 5.2.5 runs Step Functions definitions (execute_state_machine). What it lack
 - sagemaker:UpdateEndpoint is not implemented: a stub switches the endpoint to the new config, or (when a test asks
   for it) leaves it on the old one, which is what SageMaker does when a guard alarm rolls a blue/green update back.
 - The aws-sdk integration name `applicationautoscaling` is not mapped to boto3's `application-autoscaling`.
+- aws-sdk:sfn calls: Step Functions takes and returns PascalCase names for every SDK integration (StateMachineArn,
+  Executions) while the Step Functions API itself is camelCase; moto passes the names through unchanged, so the stub
+  translates them for the `sfn` service only.
 - Wait states and task timeouts use real time: waits are skipped (and recorded); a test may shorten one timeout.
 - Endpoints have no model behind them in moto: a test queues the bodies the endpoints answer with, in call order
   (moto's own result queue caches one answer per endpoint and body, which a second release would replay).
@@ -36,6 +39,9 @@ from moto.sns.models import sns_backends
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
@@ -114,6 +120,25 @@ class EndpointUpdates:
         return update_endpoint
 
 
+def _recase(value, first):
+    if isinstance(value, dict):
+        return {first(key[0]) + key[1:]: _recase(item, first) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_recase(item, first) for item in value]
+    return value
+
+
+_original_sdk_task = StateTaskServiceAwsSdk._eval_service_task
+
+
+def _sdk_task_with_sfn_casing(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+    if self._get_boto_service_name() != "stepfunctions":
+        return _original_sdk_task(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+    parameters = _recase(normalised_parameters, str.lower)
+    _original_sdk_task(self, env, resource_runtime_part, parameters, state_credentials)
+    env.stack.append(_recase(env.stack.pop(), str.upper))
+
+
 @dataclass
 class Clock:
     waits: list[int] = field(default_factory=list)
@@ -147,6 +172,7 @@ def aws() -> Iterator[SimpleNamespace]:
         mock_aws(config=config),
         mock.patch.object(LambdaSimpleBackend, "invoke", _run_real_handler),
         mock.patch.object(WaitFunction, "_wait_interval", skip_wait),
+        mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task", _sdk_task_with_sfn_casing),
         mock.patch.object(SageMakerRuntimeBackend, "invoke_endpoint", answer),
         mock.patch.object(TimeoutSeconds, "_eval_seconds", timeout),
         mock.patch.object(SageMakerResponse, "update_endpoint", updates.handler(), create=True),
@@ -248,13 +274,14 @@ class World:
         )["executionArn"]
 
     def finish(self, execution_arn: str) -> dict:
-        deadline = time.monotonic() + 60  # a guard against a hung test, not an assertion about speed
+        deadline = time.monotonic() + 30  # a guard against a hung test, not an assertion about speed
         while time.monotonic() < deadline:
             execution = self.sfn.describe_execution(executionArn=execution_arn)
             if execution["status"] != "RUNNING":
                 return execution
             time.sleep(0.05)
-        raise AssertionError(f"{execution_arn} still running; visited {self.visited(execution_arn)}")
+        self.sfn.stop_execution(executionArn=execution_arn)
+        raise AssertionError(f"{execution_arn} still running; last states {self.visited(execution_arn)[-12:]}")
 
     def visited(self, execution_arn: str) -> list[str]:
         events = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
