@@ -8,6 +8,7 @@ the parameters recording which package each endpoint serves (the rollback comman
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ NO_PACKAGE = "none"  # value of a release parameter before the first release
 def serving_image_repository(region: str) -> str:
     """The ECR repository of the SageMaker scikit-learn 1.2-1 inference image in this region (resolved offline)."""
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)  # no "Not applying SDK defaults" lines in synth
     from sagemaker import image_uris  # imported lazily: only this lookup needs the SDK
 
     image = image_uris.retrieve("sklearn", region, version="1.2-1")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import boto3
 import pytest
+import release as release_cli
 
 from tests.workflows.conftest import CONFIG, EVALUATION_URI, PREFIX, REGION, model_answer
 
@@ -13,9 +12,7 @@ STAGING, PROD = f"{PREFIX}-staging", f"{PREFIX}-prod"
 
 
 def approve(world, token: str) -> None:
-    boto3.client("stepfunctions", region_name=REGION).send_task_success(
-        taskToken=token, output=json.dumps({"approved_by": "tests"})
-    )
+    release_cli.approve(CONFIG, token, "tests")  # the command behind `make approve-release`
 
 
 def release(world, package: str, *, approve_it: bool = True) -> str:
@@ -123,9 +120,7 @@ def test_rejection_stops_cleanly_and_leaves_prod_alone(world):
     package = world.register_package()
     world.endpoint_answers(model_answer())
     execution_arn = world.start("promotion", {"model_package_arn": package, "mode": "release"})
-    boto3.client("stepfunctions", region_name=REGION).send_task_failure(
-        taskToken=world.approval_token(), error="ReleaseRejected", cause="metrics below last release"
-    )
+    release_cli.reject(CONFIG, world.approval_token(), "metrics below last release")  # `make reject-release`
     execution = world.finish(execution_arn)
 
     assert execution["status"] == "SUCCEEDED"
