@@ -103,7 +103,10 @@ def test_failed_staging_smoke_test_restores_staging_alerts_and_stops(world, aws)
     assert world.endpoint_config("prod") == prod_before
     assert world.parameter("prod") == good
     assert world.parameter("staging") == good
-    assert [a["error"] for a in failure_alerts(world)] == ["StagingSmokeTestFailed"]
+    (alert,) = failure_alerts(world)
+    assert alert["error"] == "StagingSmokeTestFailed"
+    assert bad in alert["cause"] and good_staging_config in alert["cause"]  # what failed and what serves now
+    assert alert["execution"] == execution["executionArn"]
     assert "RequestApproval" not in world.visited(execution["executionArn"])[-20:]
 
 
@@ -225,3 +228,21 @@ def test_rollback_mode_redeploys_a_package_to_prod_without_staging_or_approval(w
     assert world.endpoint_config("staging") == staging_before
     assert world.parameter("prod") == first
     assert world.parameter("prod", "previous") == second
+
+
+def test_failed_prod_smoke_test_restores_prod_to_the_last_good_model(world, aws):
+    good, bad = world.register_package(), world.register_package()
+    world.endpoint_answers(model_answer(), model_answer())
+    assert world.finish(release(world, good))["status"] == "SUCCEEDED"
+    prod_before = world.endpoint_config("prod")
+
+    world.endpoint_answers(model_answer(), model_answer(correct=False))  # staging passes, prod fails after rollout
+    execution = world.finish(release(world, bad))
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "ProdSmokeTestFailed"
+    assert world.endpoint_config("prod") == prod_before
+    restore = aws.updates.calls[-1]
+    assert restore == {"EndpointName": PROD, "EndpointConfigName": prod_before}
+    assert world.parameter("prod") == good  # the record still names the package prod serves
+    assert [a["error"] for a in failure_alerts(world)] == ["ProdSmokeTestFailed"]
