@@ -106,6 +106,8 @@ class OrchestrationStack(Stack):
             approval_timeout.plus(ROLLOUT_ALLOWANCE),
             config,
             destroy,
+            wildcard_note="; neither have application-autoscaling RegisterScalableTarget and PutScalingPolicy, which "
+            "register the prod variant's target tracking after each rollout",
         )
 
         sagemaker_arn = f"arn:<AWS::Partition>:sagemaker:{config.region}:<AWS::AccountId>"
@@ -203,6 +205,7 @@ class OrchestrationStack(Stack):
         timeout: Duration,
         config: EnvironmentConfig,
         destroy: bool,
+        wildcard_note: str = "",
     ) -> sfn.StateMachine:
         log_group = logs.LogGroup(
             self,
@@ -225,8 +228,8 @@ class OrchestrationStack(Stack):
             policy,
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs delivery "
-            "(logs:CreateLogDelivery and related) have no resource-level permissions; application-autoscaling "
-            "RegisterScalableTarget/PutScalingPolicy neither (AWS service authorization reference)",
+            "(logs:CreateLogDelivery and related) have no resource-level permissions (AWS service authorization "
+            "reference)" + wildcard_note,
         )
         return machine
 
