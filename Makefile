@@ -113,6 +113,30 @@ bundle-smoke: $(VENV_STAMP) ## run the pipeline's ml/ scripts from the code bund
 pipeline-graph: synth ## draw the training pipeline graph from ENV's synthesized definition (docs/images/03-pipeline-graph.png)
 	@$(PY) scripts/pipeline_graph.py cdk.out/titanic-$(ENV)-training.template.json docs/images/03-pipeline-graph.png
 
+# ---------------------------------------------------------------------------------------------- release operations
+# Phases 04/06: answer the promotion workflow's approval gate, roll prod back, clean up runtime resources.
+# These reach AWS (credentials for ENV's account); see docs/04-serving-ecs-sagemaker.md.
+STAGE ?= prod
+TARGET ?= all
+
+.PHONY: approve-release
+approve-release: $(VENV_STAMP) ## let the release waiting for approval go to prod (ENV=… TOKEN=…; needs AWS)
+	@test -n "$(TOKEN)" || { echo "TOKEN=<task_token from the approval message> is required"; exit 2; }
+	@$(PY) scripts/release.py approve --env $(ENV) --token '$(TOKEN)'
+
+.PHONY: reject-release
+reject-release: $(VENV_STAMP) ## stop the release waiting for approval (ENV=… TOKEN=… [REASON=…]; needs AWS)
+	@test -n "$(TOKEN)" || { echo "TOKEN=<task_token from the approval message> is required"; exit 2; }
+	@$(PY) scripts/release.py reject --env $(ENV) --token '$(TOKEN)' --reason '$(or $(REASON),rejected by the approver)'
+
+.PHONY: rollback
+rollback: $(VENV_STAMP) ## redeploy the package prod served before its current one (ENV=… STAGE=prod; needs AWS)
+	@$(PY) scripts/release.py rollback --env $(ENV) --stage $(STAGE)
+
+.PHONY: cleanup
+cleanup: $(VENV_STAMP) ## list (CONFIRM=yes: delete) endpoints/configs/models the workflow made (ENV=… TARGET=all|endpoints|models|configs; needs AWS)
+	@$(PY) scripts/release.py cleanup --env $(ENV) --target $(TARGET) $(if $(filter yes,$(CONFIRM)),--confirm,)
+
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
 bench: bench-synth bench-ml ## every benchmark

@@ -103,6 +103,54 @@ class TrainingSettings(_Settings):
     prod_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
 
 
+# ---------------------------------------------------------------------------------------------- serving (phase 04)
+class EndpointStageSettings(_Settings):
+    """One endpoint stage (staging or prod) of an environment: its fleet and how an update reaches it."""
+
+    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(ge=1, le=10)
+    # Target-tracking autoscaling (applied after each rollout): min..max instances around invocations per instance.
+    max_instances: int = Field(ge=1, le=20)
+    target_invocations_per_instance: int = Field(ge=1, le=100000)
+    # Blue/green traffic shifting of an update (deployment guardrails); ALL_AT_ONCE still bakes and auto-rolls back.
+    traffic_routing: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
+    traffic_step_percent: int = Field(ge=1, le=50)
+    wait_interval_seconds: int = Field(ge=0, le=3600)
+    termination_wait_seconds: int = Field(ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _fleet_is_consistent(self) -> EndpointStageSettings:
+        if self.max_instances < self.instance_count:
+            raise ValueError("max_instances must be at least instance_count")
+        if self.traffic_routing != "ALL_AT_ONCE" and self.instance_count < 2:
+            raise ValueError(
+                "CANARY and LINEAR traffic shifting need instance_count >= 2 (a step is part of the fleet)"
+            )
+        return self
+
+
+class ServingSettings(_Settings):
+    staging: EndpointStageSettings
+    prod: EndpointStageSettings
+    data_capture_percent: int = Field(ge=0, le=100)
+    # The smoke test's latency budget for one request of the known passengers (ml/smoke.py judges it).
+    latency_budget_ms: int = Field(ge=10, le=60000)
+    # Guard alarms (they roll a prod rollout back): per-minute thresholds on the prod endpoint.
+    max_5xx_per_minute: int = Field(ge=1)
+    max_model_errors_per_minute: int = Field(ge=1)
+    max_model_latency_ms: int = Field(ge=1, le=60000)
+    endpoint_poll_seconds: int = Field(ge=5, le=600)
+
+
+# ---------------------------------------------------------------------------------------------- orchestration (06)
+class OrchestrationSettings(_Settings):
+    approval_timeout_hours: int = Field(ge=1, le=24 * 7)
+    retrain_schedule: str = Field(pattern=r"^cron\([^)]+\)$")  # EventBridge Scheduler cron(...) expression
+    retrain_timezone: str = Field(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$|^UTC$")
+    retrain_schedule_enabled: bool
+    pipeline_poll_seconds: int = Field(ge=10, le=3600)
+
+
 class EnvironmentConfig(_Settings):
     name: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$")
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
@@ -116,6 +164,8 @@ class EnvironmentConfig(_Settings):
     ml: MlSettings
     data: DataSettings
     training: TrainingSettings
+    serving: ServingSettings
+    orchestration: OrchestrationSettings
 
     @field_validator("log_retention_days")
     @classmethod
@@ -125,6 +175,13 @@ class EnvironmentConfig(_Settings):
                 f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} (the values CloudWatch Logs accepts)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _production_serves_from_two_instances(self) -> EnvironmentConfig:
+        # Production's prod endpoint spans at least two instances, which SageMaker spreads across Availability Zones.
+        if self.name == "prod" and self.serving.prod.instance_count < 2:
+            raise ValueError("serving.prod.instance_count must be >= 2 in the prod environment (one per AZ)")
+        return self
 
     @property
     def prefix(self) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Acknowledgment, CfnResource, IAspect, TagManager, Tags, Validations
+from aws_cdk import Acknowledgment, CfnResource, IAspect, Stack, TagManager, Tags, Validations
 
-from constructs import IConstruct
+from constructs import IConstruct, IValidation
 
 MANDATORY_TAG_KEYS = ("project", "env", "owner", "managed_by", "cost_center")
 
@@ -55,3 +55,31 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
         raise ValueError(f"acknowledgment of {rule_id} on {scope.node.path} needs a specific reason, got {reason!r}")
     pack = rule_id.split("-", 1)[0]
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule_id}", reason=reason))
+
+
+@jsii.implements(IValidation)
+class _LateAcknowledgment:
+    def __init__(self, scope: IConstruct, token: str, suffix: str, reason: str) -> None:
+        self._scope, self._token, self._suffix, self._reason = scope, token, suffix, reason
+
+    def validate(self) -> list[str]:
+        resolved = Stack.of(self._scope).resolve(self._token)
+        if isinstance(resolved, dict) and "Fn::ImportValue" in resolved:
+            rendered = resolved["Fn::ImportValue"]
+        elif isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
+            rendered = "<{}.{}>".format(*resolved["Fn::GetAtt"])
+        else:
+            return [f"acknowledge_resolved: cannot render {resolved!r}"]
+        acknowledge(self._scope, f"AwsSolutions-IAM5[Resource::{rendered}{self._suffix}]", self._reason)
+        return []
+
+
+def acknowledge_resolved(scope: IConstruct, token: str, suffix: str, reason: str) -> None:
+    """Acknowledge an IAM5 wildcard finding on `<token><suffix>` where the token is another stack's attribute.
+
+    cdk-nag names such a resource by its export (`<stack>:<export name>`), which exists only after CDK has resolved
+    cross-stack references; this adds the acknowledgment in the validation phase, when the export name is known.
+    """
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise ValueError(f"acknowledgment on {scope.node.path} needs a specific reason, got {reason!r}")
+    scope.node.add_validation(_LateAcknowledgment(scope, token, suffix, reason))

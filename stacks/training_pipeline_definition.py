@@ -16,7 +16,11 @@ import warnings
 from dataclasses import dataclass, field
 
 import boto3
+import jsonschema
+import sagemaker.session
+import sagemaker.utils
 from sagemaker import image_uris
+from sagemaker.config.config_schema import SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
@@ -98,6 +102,27 @@ def image_uri(region: str) -> str:
     return image_uris.retrieve(
         "sklearn", region, version=SKLEARN_VERSION, py_version="py3", instance_type="ml.m5.large"
     )
+
+
+def _validate_sdk_config_with_one_validator() -> None:
+    """Same validation, a fraction of the time (measured: 30 s -> under 2 s for both environments' pipelines).
+
+    The SDK checks its config with `jsonschema.validate()` on every config lookup (about 60 per pipeline), and that
+    function first re-checks the SDK's large schema against the JSON Schema meta-schema, ~0.25 s each time. A
+    validator built once checks the same config against the same schema, without re-checking the schema itself.
+    """
+    validator = jsonschema.validators.validator_for(SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA)(
+        SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA
+    )
+
+    def validate(sagemaker_config: dict | None = None) -> None:
+        validator.validate(sagemaker_config)
+
+    sagemaker.utils.validate_sagemaker_config = validate
+    sagemaker.session.validate_sagemaker_config = validate
+
+
+_validate_sdk_config_with_one_validator()
 
 
 def _offline_session(settings: DefinitionSettings) -> PipelineSession:

@@ -133,6 +133,58 @@ def test_data_settings_reach_every_environment_and_prod_keeps_data_longer():
 def test_bad_training_values_name_the_field(environments_dir, replace, by, field, reason):
     assert replace in VALID
     (environments_dir / "staging.toml").write_text(VALID.replace(replace, by))
+
+
+# ---------------------------------------------------------------------------------------------- serving / orchestration
+PROD = (settings.ENVIRONMENTS_DIR / "prod.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "replace", "by", "field", "reason"),
+    [
+        (VALID, "latency_budget_ms = 2000", "latency_budget_ms = 0", "serving.latency_budget_ms", "greater than"),
+        (VALID, "data_capture_percent = 100", "data_capture_percent = 101", "serving.data_capture_percent", "less"),
+        (
+            VALID,
+            'instance_type = "ml.t2.medium"',
+            'instance_type = "t2.medium"',
+            "serving.staging.instance_type",
+            "match",
+        ),
+        (
+            VALID,
+            'retrain_schedule = "cron(0 6 ? * MON *)"',
+            'retrain_schedule = "rate(1 day)"',
+            "orchestration.retrain_schedule",
+            "match",
+        ),
+        (
+            VALID,
+            "approval_timeout_hours = 24",
+            "approval_timeout_hours = 0",
+            "orchestration.approval_timeout_hours",
+            "greater",
+        ),
+        (VALID, "max_instances = 2", "max_instances = 0", "serving.prod.max_instances", "greater"),
+        (
+            PROD,
+            'traffic_routing = "CANARY"',
+            'traffic_routing = "BIG_BANG"',
+            "serving.prod.traffic_routing",
+            "ALL_AT_ONCE",
+        ),
+        (
+            PROD,
+            "max_instances = 4",
+            "max_instances = 1",
+            "serving.prod",
+            "max_instances must be at least instance_count",
+        ),
+    ],
+)
+def test_bad_serving_and_orchestration_values_name_the_field(environments_dir, text, replace, by, field, reason):
+    assert replace in text
+    (environments_dir / "staging.toml").write_text(text.replace(replace, by, 1))
     with pytest.raises(ConfigError) as error:
         load_environment("staging")
     assert f"field '{field}'" in str(error.value)
@@ -142,3 +194,33 @@ def test_bad_training_values_name_the_field(environments_dir, replace, by, field
 def test_mlflow_server_is_off_in_dev_and_on_in_prod():
     assert load_environment("dev").training.mlflow_tracking_server is False
     assert load_environment("prod").training.mlflow_tracking_server is True
+
+
+def test_canary_needs_a_fleet_of_at_least_two(environments_dir):
+    text = VALID.replace(
+        'traffic_routing = "ALL_AT_ONCE"\ntraffic_step_percent = 50\nwait_interval_seconds = 0\n'
+        "termination_wait_seconds = 300",
+        'traffic_routing = "CANARY"\ntraffic_step_percent = 50\n'
+        "wait_interval_seconds = 0\ntermination_wait_seconds = 300",
+    )
+    assert text != VALID
+    (environments_dir / "staging.toml").write_text(text)
+    with pytest.raises(ConfigError, match="need instance_count >= 2"):
+        load_environment("staging")
+
+
+def test_production_serves_from_at_least_two_instances(environments_dir):
+    (environments_dir / "prod.toml").write_text(
+        PROD.replace("instance_count = 2", "instance_count = 1").replace(
+            'traffic_routing = "CANARY"', 'traffic_routing = "ALL_AT_ONCE"'
+        )
+    )
+    with pytest.raises(ConfigError, match=r"serving.prod.instance_count must be >= 2 in the prod environment"):
+        load_environment("prod")
+
+
+def test_every_environment_has_a_serving_and_orchestration_section():
+    for name in available_environments():
+        config = load_environment(name)
+        assert config.serving.prod.max_instances >= config.serving.prod.instance_count
+        assert config.orchestration.retrain_schedule.startswith("cron(")

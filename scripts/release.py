@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Operator commands for the promotion workflow and the runtime resources it creates (needs AWS credentials).
+
+  approve  --env ENV --token TOKEN [--approver NAME]   let a release waiting at the approval gate go to prod
+  reject   --env ENV --token TOKEN [--reason TEXT]     stop it; prod stays as it is
+  rollback --env ENV [--stage prod]                    redeploy the package prod served before its current one
+  cleanup  --env ENV [--target all|endpoints|models|configs] [--confirm]
+                                                       list (default) or delete endpoints, endpoint configs and
+                                                       models the workflow created: CloudFormation does not own them
+
+The Makefile wraps these: make approve-release / reject-release / rollback / cleanup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config import EnvironmentConfig, load_environment
+
+REJECTED_ERROR = "ReleaseRejected"  # constructs/promotion_workflow.py catches this error name
+NO_PACKAGE = "none"
+TARGETS = ("endpoints", "configs", "models")
+
+
+class OperatorError(Exception):
+    """A problem the operator can act on; printed without a traceback."""
+
+
+def _client(service: str, config: EnvironmentConfig):
+    return boto3.client(service, region_name=config.region)
+
+
+# ---------------------------------------------------------------------------------------------- approval gate
+def approve(config: EnvironmentConfig, token: str, approver: str) -> str:
+    output = {"approved": True, "approved_by": approver}
+    _client("stepfunctions", config).send_task_success(taskToken=token, output=json.dumps(output))
+    return f"approved by {approver}: the release continues to {config.prefix}-prod"
+
+
+def reject(config: EnvironmentConfig, token: str, reason: str) -> str:
+    _client("stepfunctions", config).send_task_failure(taskToken=token, error=REJECTED_ERROR, cause=reason[:32768])
+    return f"rejected ({reason}): the release stops, {config.prefix}-prod is unchanged"
+
+
+# ---------------------------------------------------------------------------------------------- rollback
+def promotion_state_machine_arn(config: EnvironmentConfig) -> str:
+    name = f"{config.prefix}-promotion"
+    for page in _client("stepfunctions", config).get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return machine["stateMachineArn"]
+    raise OperatorError(f"state machine {name} not found: is titanic-{config.name}-orchestration deployed?")
+
+
+def rollback(config: EnvironmentConfig, stage: str) -> str:
+    if stage != "prod":
+        raise OperatorError("only STAGE=prod rolls back by command: staging is restored by the workflow itself")
+    name = f"/{config.prefix}/serving/prod/previous-package"
+    previous = _client("ssm", config).get_parameter(Name=name)["Parameter"]["Value"]
+    if previous == NO_PACKAGE:
+        raise OperatorError(f"{name} is '{NO_PACKAGE}': prod has served only one package, nothing to go back to")
+    execution = _client("stepfunctions", config).start_execution(
+        stateMachineArn=promotion_state_machine_arn(config),
+        input=json.dumps({"model_package_arn": previous, "mode": "rollback"}),
+    )
+    return f"rolling {config.prefix}-prod back to {previous}\nexecution: {execution['executionArn']}"
+
+
+# ---------------------------------------------------------------------------------------------- cleanup
+@dataclass(frozen=True)
+class Found:
+    kind: str  # endpoint | config | model
+    name: str
+
+
+def _ours(sagemaker, arn: str, config: EnvironmentConfig) -> bool:
+    tags = {tag["Key"]: tag["Value"] for tag in sagemaker.list_tags(ResourceArn=arn).get("Tags", [])}
+    return tags.get("project") == "titanic-sagemaker" and tags.get("env") == config.name
+
+
+def _list(sagemaker, operation: str, key: str, name_key: str, arn_key: str, config: EnvironmentConfig) -> list[str]:
+    names = []
+    for page in sagemaker.get_paginator(operation).paginate(NameContains=config.prefix):
+        for item in page[key]:
+            if item[name_key].startswith(f"{config.prefix}-") and _ours(sagemaker, item[arn_key], config):
+                names.append(item[name_key])
+    return sorted(names)
+
+
+def find(config: EnvironmentConfig, targets: Iterable[str]) -> list[Found]:
+    """Runtime resources of this environment: name prefix titanic-<env>- AND tags project/env. In-use configs and
+    models (those an endpoint that stays still needs) are never listed for deletion."""
+    sagemaker = _client("sagemaker", config)
+    targets = set(targets)
+    endpoints = _list(sagemaker, "list_endpoints", "Endpoints", "EndpointName", "EndpointArn", config)
+    configs = _list(
+        sagemaker, "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn", config
+    )
+    models = _list(sagemaker, "list_models", "Models", "ModelName", "ModelArn", config)
+
+    staying = [name for name in endpoints if "endpoints" not in targets]
+    in_use_configs = {sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"] for name in staying}
+    in_use_models = {
+        variant["ModelName"]
+        for name in in_use_configs
+        for variant in sagemaker.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
+    }
+    found = [Found("endpoint", name) for name in endpoints if "endpoints" in targets]
+    found += [Found("config", name) for name in configs if "configs" in targets and name not in in_use_configs]
+    found += [Found("model", name) for name in models if "models" in targets and name not in in_use_models]
+    return found
+
+
+def cleanup(config: EnvironmentConfig, target: str, confirm: bool, say: Callable[[str], None] = print) -> list[Found]:
+    found = find(config, TARGETS if target == "all" else [target])
+    verb = "deleting" if confirm else "would delete"
+    for item in found:
+        say(f"{verb} {item.kind} {item.name}")
+    if not found:
+        say(f"nothing to clean up for {config.prefix} ({target})")
+    if not confirm:
+        if found:
+            say("dry run: nothing deleted. Run again with CONFIRM=yes (--confirm) to delete.")
+        return found
+    sagemaker = _client("sagemaker", config)
+    delete = {
+        "endpoint": lambda name: sagemaker.delete_endpoint(EndpointName=name),
+        "config": lambda name: sagemaker.delete_endpoint_config(EndpointConfigName=name),
+        "model": lambda name: sagemaker.delete_model(ModelName=name),
+    }
+    for item in found:  # endpoints first, then their configs, then models (the order find() returns)
+        delete[item.kind](item.name)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- command line
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("approve", "reject", "rollback", "cleanup"):
+        command = commands.add_parser(name)
+        command.add_argument("--env", required=True)
+        if name in ("approve", "reject"):
+            command.add_argument("--token", required=True, help="the task_token of the approval request message")
+        if name == "approve":
+            command.add_argument("--approver", default=getpass.getuser())
+        if name == "reject":
+            command.add_argument("--reason", default="rejected by the approver")
+        if name == "rollback":
+            command.add_argument("--stage", default="prod")
+        if name == "cleanup":
+            command.add_argument("--target", choices=("all", *TARGETS), default="all")
+            command.add_argument("--confirm", action="store_true", help="delete (default: list only)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_environment(args.env)
+        if args.command == "approve":
+            print(approve(config, args.token, args.approver))
+        elif args.command == "reject":
+            print(reject(config, args.token, args.reason))
+        elif args.command == "rollback":
+            print(rollback(config, args.stage))
+        else:
+            cleanup(config, args.target, args.confirm)
+    except OperatorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Phase 06 (orchestration): workflows, what starts them, and the definition's deployment settings per environment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from config import load_all_environments
+from constructs.promotion_workflow import deployment_config
+from tests.workflows.asl import Resolver
+
+CONFIGS = load_all_environments()
+
+
+@pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
+def orchestration(request, synthesis):
+    config = request.param
+    name = f"{config.prefix}-orchestration"
+    return config, Template.from_json(synthesis.stacks[name].template), synthesis
+
+
+def _definition(synthesis, config, machine: str) -> dict:
+    templates = {name: stack.template for name, stack in synthesis.stacks.items()}
+    return Resolver(templates, {}).definition(f"{config.prefix}-orchestration", f"{config.prefix}-{machine}")
+
+
+def test_both_workflows_exist_log_everything_and_trace(orchestration):
+    config, template, _ = orchestration
+    for machine in ("promotion", "retraining"):
+        template.has_resource_properties(
+            "AWS::StepFunctions::StateMachine",
+            {
+                "StateMachineName": f"{config.prefix}-{machine}",
+                "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
+                "TracingConfiguration": {"Enabled": True},
+            },
+        )
+
+
+def test_an_approved_package_of_this_group_starts_a_release(orchestration):
+    config, template, _ = orchestration
+    rule = template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"Name": f"{config.prefix}-package-approved"}}
+    ).popitem()[1]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": [f"{config.prefix}-models"], "ModelApprovalStatus": ["Approved"]},
+    }
+    (target,) = rule["Targets"]
+    assert target["InputTransformer"]["InputPathsMap"] == {"detail-ModelPackageArn": "$.detail.ModelPackageArn"}
+    assert json.loads(target["InputTransformer"]["InputTemplate"].replace("<detail-ModelPackageArn>", '"ARN"')) == {
+        "model_package_arn": "ARN",
+        "mode": "release",
+    }
+
+
+def test_dataset_event_and_schedule_start_retraining(orchestration):
+    config, template, _ = orchestration
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "Name": f"{config.prefix}-dataset-validated",
+            "EventPattern": {"source": ["titanic-sagemaker.data"], "detail-type": ["DatasetValidated"]},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": config.orchestration.retrain_schedule,
+            "ScheduleExpressionTimezone": config.orchestration.retrain_timezone,
+            "State": "ENABLED" if config.orchestration.retrain_schedule_enabled else "DISABLED",
+            "Target": Match.object_like({"Input": '{"trigger": "schedule"}'}),
+        },
+    )
+
+
+def test_prod_rollout_uses_guardrails_from_config_and_staging_does_not(orchestration):
+    config, _, synthesis = orchestration
+    states = _definition(synthesis, config, "promotion")["States"]
+    alarms = tuple(f"{config.prefix}-prod-{suffix}" for suffix in ("5xx", "model-errors", "model-latency"))
+    assert states["UpdateProdEndpoint"]["Parameters"]["DeploymentConfig"] == deployment_config(
+        config.serving.prod, alarms
+    )
+    assert "DeploymentConfig" not in states["UpdateStagingEndpoint"]["Parameters"]
+    assert states["RequestApproval"]["TimeoutSeconds"] == config.orchestration.approval_timeout_hours * 3600
+    assert states["RequestApproval"]["Resource"].endswith("sns:publish.waitForTaskToken")
+    assert states["WaitProdEndpoint"]["Seconds"] == config.serving.endpoint_poll_seconds
+    variant = states["CreateProdEndpointConfig"]["Parameters"]["ProductionVariants"][0]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == (
+        config.serving.prod.instance_type,
+        config.serving.prod.instance_count,
+    )
+    assert states["SmokeTestProd"]["Parameters"]["Payload"]["latency_budget_ms"] == config.serving.latency_budget_ms
+    # No .sync integrations: waiting is done with Wait + Describe loops.
+    assert not [name for name, state in states.items() if state.get("Resource", "").endswith(".sync")]
+
+
+def test_workflow_roles_pass_only_the_endpoint_role_to_sagemaker(orchestration):
+    _, template, _ = orchestration
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert "*" not in actions
+            if "iam:PassRole" in actions:
+                assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+                assert "Fn::ImportValue" in json.dumps(statement["Resource"])
+
+
+def test_smoke_lambda_runs_with_powertools_and_may_only_invoke_the_two_endpoints(orchestration):
+    config, template, _ = orchestration
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": f"{config.prefix}-smoke-test",
+            "Runtime": "python3.14",
+            "Handler": "handler.handler",
+            "Layers": [Match.string_like_regexp(r"AWSLambdaPowertoolsPythonV3-python314-x86_64:\d+$")],
+        },
+    )
+    policies = [
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if "SmokeTestRole" in json.dumps(p["Properties"]["Roles"])
+    ]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    invoke = next(s for s in statements if s["Action"] == "sagemaker:InvokeEndpoint")
+    assert sorted(r["Fn::Join"][1][-1] for r in invoke["Resource"]) == [
+        f":endpoint/{config.prefix}-prod",
+        f":endpoint/{config.prefix}-staging",
+    ]

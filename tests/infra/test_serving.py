@@ -1,0 +1,76 @@
+"""Phase 04: the serving stack's durable pieces, in every environment."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from config import load_all_environments
+
+CONFIGS = load_all_environments()
+
+
+@pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
+def serving(request, synthesis):
+    config = request.param
+    return config, Template.from_json(synthesis.stacks[f"{config.prefix}-serving"].template)
+
+
+def test_endpoint_role_is_for_sagemaker_only_and_pulls_only_the_sklearn_image(serving):
+    config, template = serving
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "RoleName": f"{config.prefix}-endpoint",
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+                ]
+            },
+        },
+    )
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["PullTheScikitLearnServingImage"]["Resource"] == (
+        f"arn:aws:ecr:{config.region}:141502667606:repository/sagemaker-scikit-learn"
+    )
+    assert statements["PublishEndpointMetrics"]["Condition"]
+    for statement in statements.values():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all(action != "*" and not action.endswith(":*") for action in actions)
+
+
+def test_guard_alarms_watch_the_prod_variant_and_alert(serving):
+    config, template = serving
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    prod = f"{config.prefix}-prod"
+    assert sorted(a["Properties"]["AlarmName"] for a in alarms.values()) == sorted(
+        [f"{prod}-5xx", f"{prod}-model-errors", f"{prod}-model-latency"]
+    )
+    for alarm in alarms.values():
+        properties = alarm["Properties"]
+        assert properties["Namespace"] == "AWS/SageMaker"
+        assert {d["Name"]: d["Value"] for d in properties["Dimensions"]} == {
+            "EndpointName": prod,
+            "VariantName": "AllTraffic",
+        }
+        assert properties["Period"] == 60
+        assert properties["TreatMissingData"] == "notBreaching"
+        assert len(properties["AlarmActions"]) == 1
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ModelLatency", "Threshold": config.serving.max_model_latency_ms * 1000},
+    )
+
+
+def test_release_parameters_start_empty(serving):
+    config, template = serving
+    names = sorted(p["Properties"]["Name"] for p in template.find_resources("AWS::SSM::Parameter").values())
+    assert names == [
+        f"/{config.prefix}/serving/prod/current-package",
+        f"/{config.prefix}/serving/prod/previous-package",
+        f"/{config.prefix}/serving/staging/current-package",
+    ]
+    template.all_resources_properties(
+        "AWS::SSM::Parameter", {"Value": "none", "Type": "String", "Tags": Match.any_value()}
+    )
