@@ -22,7 +22,7 @@ from config import EnvironmentConfig
 from constructs import Construct
 from constructs.compliance import acknowledge
 from constructs.promotion_workflow import PromotionTargets, PromotionWorkflow
-from constructs.python_lambda import PythonLambda
+from constructs.python_function import PowertoolsFunction
 from constructs.retraining_workflow import RetrainingWorkflow
 from stacks.foundation import Foundation
 from stacks.serving import Serving
@@ -57,16 +57,18 @@ class OrchestrationStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         destroy = config.data_removal_policy == "destroy"
 
-        smoke = PythonLambda(
+        smoke = PowertoolsFunction(
             self,
             "SmokeTest",
             function_name=f"{config.prefix}-smoke-test",
             source="lambdas/smoke_test",
-            shared_modules=("ml/__init__.py", "ml/smoke.py"),
+            shared_files=("ml/__init__.py", "ml/smoke.py"),
             description="Smoke test of a titanic endpoint with the known passengers of ml/smoke.py",
+            key=foundation.key,
             log_retention_days=config.log_retention_days,
-            timeout_seconds=60,
-            destroy_logs=destroy,
+            destroy_on_delete=destroy,
+            timeout=Duration.seconds(60),
+            retry_attempts=0,  # invoked synchronously by the promotion workflow, which handles failures itself
         )
         smoke.role.add_to_policy(
             iam.PolicyStatement(
