@@ -8,8 +8,6 @@ the parameters recording which package each endpoint serves (the rollback comman
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, Stack
@@ -21,22 +19,12 @@ from aws_cdk import aws_ssm as ssm
 from config import EnvironmentConfig
 from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_resolved
+from constructs.sklearn_image import ecr_repository_arn, sklearn_image_uri
 from stacks.foundation import Foundation
 
 STAGES = ("staging", "prod")
 VARIANT_NAME = "AllTraffic"  # one variant per endpoint; autoscaling and alarms address it by this name
 NO_PACKAGE = "none"  # value of a release parameter before the first release
-
-
-def serving_image_repository(region: str) -> str:
-    """The ECR repository of the SageMaker scikit-learn 1.2-1 inference image in this region (resolved offline)."""
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)  # no "Not applying SDK defaults" lines in synth
-    from sagemaker import image_uris  # imported lazily: only this lookup needs the SDK
-
-    image = image_uris.retrieve("sklearn", region, version="1.2-1")
-    registry, repository = image.split("/", 1)
-    return f"arn:aws:ecr:{region}:{registry.split('.')[0]}:repository/{repository.split(':')[0]}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +70,7 @@ class ServingStack(Stack):
                 iam.PolicyStatement(
                     sid="PullTheScikitLearnServingImage",
                     actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    resources=[serving_image_repository(config.region)],
+                    resources=[ecr_repository_arn(sklearn_image_uri(config.region), self.partition)],
                 ),
                 iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
                 iam.PolicyStatement(

@@ -19,12 +19,12 @@ from config import EnvironmentConfig
 from constructs import Construct
 from constructs.code_bundle import CodeBundle, collect
 from constructs.compliance import acknowledge
+from constructs.sklearn_image import ecr_repository_arn, sklearn_image_uri
 from stacks.foundation import Foundation
 from stacks.training_pipeline_definition import (
     SERVING_ENTRY_MODULE,
     DefinitionSettings,
     build_definition,
-    image_uri,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ class TrainingStack(Stack):
         pipeline_name = f"{config.prefix}-training"
         group_name = f"{config.prefix}-models"
         artifacts_prefix = f"pipelines/{pipeline_name}"
-        image = image_uri(config.region)
+        image = sklearn_image_uri(config.region)
 
         bundle = CodeBundle(self, "CodeBundle", files=code_bundle_files())
 
@@ -282,11 +282,7 @@ class TrainingStack(Stack):
         packages_arn: str,
     ) -> None:
         """Exactly what the pipeline and its jobs do, each statement scoped to its resources."""
-        registry, repository = image.split("/", 1)
-        image_account = registry.split(".", 1)[0]
-        repository_arn = self.format_arn(
-            service="ecr", account=image_account, resource="repository", resource_name=repository.split(":", 1)[0]
-        )
+        repository_arn = ecr_repository_arn(image, self.partition)
         job_arns = {
             kind: self.format_arn(service="sagemaker", resource=kind, resource_name=f"{PIPELINE_JOB_PREFIX}*")
             for kind in ("processing-job", "training-job")

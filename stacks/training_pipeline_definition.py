@@ -19,7 +19,6 @@ import boto3
 import jsonschema
 import sagemaker.session
 import sagemaker.utils
-from sagemaker import image_uris
 from sagemaker.config.config_schema import SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
@@ -38,11 +37,8 @@ from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
+from constructs.sklearn_image import SKLEARN_VERSION, sklearn_image_uri
 from ml import contracts
-
-# One scikit-learn container for processing, training and serving: a model pickled by one scikit-learn version is
-# only guaranteed to load in the same version. 1.2-1 = Python 3.9 + scikit-learn 1.2.1 (requirements.txt pins it).
-SKLEARN_VERSION = "1.2-1"
 
 # Placeholders resolved by CloudFormation (Fn::Sub) when the stack deploys.
 ARTIFACTS_BUCKET = "${ArtifactsBucket}"
@@ -95,13 +91,6 @@ class DefinitionSettings:
     preprocess_seed: int
     hyperparameters: dict[str, str | int | float] = field(default_factory=dict)
     mlflow_enabled: bool = False
-
-
-def image_uri(region: str) -> str:
-    """The scikit-learn image, resolved from the SDK's bundled table (no network)."""
-    return image_uris.retrieve(
-        "sklearn", region, version=SKLEARN_VERSION, py_version="py3", instance_type="ml.m5.large"
-    )
 
 
 def _validate_sdk_config_with_one_validator() -> None:
@@ -163,7 +152,7 @@ def _script_processor(settings: DefinitionSettings, session, instance_type, inst
     )
     return Processor(
         role=EXECUTION_ROLE_ARN,
-        image_uri=image_uri(settings.region),
+        image_uri=sklearn_image_uri(settings.region),
         instance_type=instance_type,
         instance_count=instance_count,
         entrypoint=["/bin/bash", "-c", command, "bash"],
@@ -175,7 +164,7 @@ def _script_processor(settings: DefinitionSettings, session, instance_type, inst
 
 def build_pipeline(settings: DefinitionSettings) -> Pipeline:
     session = _offline_session(settings)
-    image = image_uri(settings.region)
+    image = sklearn_image_uri(settings.region)
     code_uri = f"s3://{CODE_BUCKET}/{settings.code_bundle_key}"
 
     input_data = ParameterString("InputDataUri", default_value=f"s3://{INPUT_BUCKET}/{settings.input_data_key}")

@@ -31,9 +31,12 @@ def test_endpoint_role_is_for_sagemaker_only_and_pulls_only_the_sklearn_image(se
     )
     (policy,) = template.find_resources("AWS::IAM::Policy").values()
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert statements["PullTheScikitLearnServingImage"]["Resource"] == (
-        f"arn:aws:ecr:{config.region}:141502667606:repository/sagemaker-scikit-learn"
-    )
+    assert statements["PullTheScikitLearnServingImage"]["Resource"] == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, f":ecr:{config.region}:141502667606:repository/sagemaker-scikit-learn"],
+        ]
+    }
     assert statements["PublishEndpointMetrics"]["Condition"]
     for statement in statements.values():
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from config import load_all_environments
+from constructs.sklearn_image import SKLEARN_VERSION, ecr_repository_arn
 from ml import contracts
 from stacks.data import CURATED_DATASET_KEY
 from stacks.training_pipeline_definition import (
     PLACEHOLDERS,
-    SKLEARN_VERSION,
     DefinitionSettings,
     build_definition,
 )
@@ -320,3 +320,8 @@ def test_building_the_definition_makes_no_network_call():
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["attempts"] == []
     assert report["length"] > 1000
+
+
+def test_ecr_repository_arn_names_the_registry_account_and_repository():
+    uri = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    assert ecr_repository_arn(uri) == "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn"

@@ -1,0 +1,25 @@
+"""The one SageMaker scikit-learn container of the project: processing, training and serving all use it.
+
+A model pickled by one scikit-learn version is only guaranteed to load in the same version, so there is exactly one
+version constant. 1.2-1 = Python 3.9 + scikit-learn 1.2.1 (requirements.txt pins the same scikit-learn locally).
+"""
+
+from __future__ import annotations
+
+SKLEARN_VERSION = "1.2-1"
+
+
+def sklearn_image_uri(region: str) -> str:
+    """The image URI from the SageMaker SDK's bundled table: no network call."""
+    from sagemaker import image_uris  # imported here: the SDK takes seconds to import and only this needs it
+
+    return image_uris.retrieve(
+        "sklearn", region, version=SKLEARN_VERSION, py_version="py3", instance_type="ml.m5.large"
+    )
+
+
+def ecr_repository_arn(image_uri: str, partition: str = "aws") -> str:
+    """arn:<partition>:ecr:<region>:<registry account>:repository/<name> of an image URI, for ECR pull permissions."""
+    registry, path = image_uri.split("/", 1)
+    account, _, _, region, *_ = registry.split(".")
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{path.split(':', 1)[0]}"
