@@ -21,6 +21,9 @@ export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= eu-west-1
 export PYTHONDONTWRITEBYTECODE := 1
 
+# Every environment, whatever ENV says (ENV selects one environment for diff/deploy only).
+SYNTH = env -u ENV CDK_OUTDIR=cdk.out $(PY) app.py
+
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
@@ -45,7 +48,14 @@ venv: $(VENV_STAMP) ## create .venv with the pinned Python dependencies
 
 # ---------------------------------------------------------------------------------------------- the two commands
 .PHONY: run
-run: ml-flow synth ## the main job without AWS: the local ML flow (see ml-flow), then synthesize and summarize
+run: $(VENV_STAMP) ## the main job without AWS: the local ML flow (see ml-flow) and the synthesis of every environment
+	@# The synthesis needs nothing from the ML flow, so it runs beside it (two cores) and its summary prints last.
+	@rm -rf cdk.out && mkdir -p .local
+	@$(SYNTH) > .local/synth.log 2>&1 & synth=$$!; \
+	  $(PY) -m ml.local.flow --env $(ENV) && flow=0 || flow=$$?; \
+	  echo ">> synthesizing every environment (cdk-nag on) ..."; \
+	  wait $$synth || { cat .local/synth.log; echo "synthesis failed" >&2; exit 1; }; \
+	  [ $$flow -eq 0 ] || exit $$flow
 	@$(PY) scripts/synth_summary.py cdk.out
 
 .PHONY: test
@@ -72,7 +82,7 @@ cfn-lint: synth ## cfn-lint on every synthesized template (errors fail)
 .PHONY: synth
 synth: $(VENV_STAMP) ## synthesize every environment into cdk.out/ (offline; fails on any nag finding or missing tag)
 	@rm -rf cdk.out
-	@env -u ENV CDK_OUTDIR=cdk.out $(PY) app.py
+	@$(SYNTH)
 
 .PHONY: nag-report
 nag-report: synth ## list every cdk-nag acknowledgment with its reason (writes docs/nag-acknowledgments.md)

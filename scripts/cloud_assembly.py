@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ACKNOWLEDGED_RULES_KEY = "aws:cdk:acknowledged-rules"
+PHASE_NUMBER = re.compile(r"\bphase (\d+)\b")
 STACK_NAME = re.compile(r"^titanic-(?P<env>[a-z0-9]+)-(?P<phase>[a-z0-9-]+)$")
 
 
@@ -27,6 +28,12 @@ class StackSummary:
     declared: list[Acknowledgment] = field(default_factory=list)  # every acknowledgment in the code
     used: list[tuple[str, Acknowledgment]] = field(default_factory=list)  # (finding path, acknowledgment that hid it)
     findings: list[str] = field(default_factory=list)  # unacknowledged: any one fails synth
+
+    @property
+    def phase_number(self) -> int:
+        """The seed's phase number from the stack description ("... phase 03: ..."), for listing in phase order."""
+        match = PHASE_NUMBER.search(self.template.get("Description", ""))
+        return int(match[1]) if match else 99
 
     @property
     def resource_count(self) -> int:
@@ -65,7 +72,7 @@ def read_assembly(outdir: Path) -> list[StackSummary]:
             ack = Acknowledgment(suppressed["acknowledgedAt"], suppressed["acknowledgedId"], suppressed["reason"])
             for construct in suppressed["violatingConstructs"]:
                 stacks[_stack_of(construct)].used.append((construct["constructPath"], ack))
-    return list(stacks.values())
+    return sorted(stacks.values(), key=lambda stack: (stack.environment, stack.phase_number, stack.name))
 
 
 def _stack_of(construct: dict) -> str:
