@@ -149,7 +149,7 @@ cleanup: $(VENV_STAMP) ## list (CONFIRM=yes: delete) endpoints/configs/models th
 
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: bench-synth bench-ml ## every benchmark
+bench: bench-synth bench-ml bench-validate-data ## every benchmark
 
 .PHONY: bench-synth
 bench-synth: $(VENV_STAMP) ## synth time of the full app against an empty CDK app (medians, ratio)
