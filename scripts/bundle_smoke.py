@@ -27,21 +27,11 @@ sys.path.insert(0, str(PROJECT_ROOT))
 import stacks  # noqa: E402, F401  (makes the project's constructs/ importable)
 from constructs.code_bundle import build_tarball, collect  # noqa: E402
 from ml.contracts import metric_json_path  # noqa: E402
+from ml.smoke import KNOWN_PASSENGERS  # noqa: E402
 from stacks.training import BUNDLE_EXCLUDED_FOLDERS, SERVING_ENTRY_MODULE, SERVING_ENTRY_SOURCE  # noqa: E402
 
-PASSENGER = {
-    "PassengerId": 1,
-    "Pclass": 3,
-    "Name": "Braund, Mr. Owen Harris",
-    "Sex": "male",
-    "Age": 22,
-    "SibSp": 1,
-    "Parch": 0,
-    "Ticket": "A/5 21171",
-    "Fare": 7.25,
-    "Cabin": "",
-    "Embarked": "S",
-}
+# Mr. Owen Harris Braund, third class: one of the smoke test's known passengers.
+PASSENGER = next(passenger for passenger, _ in KNOWN_PASSENGERS if passenger["PassengerId"] == 1)
 
 SERVING_PROBE = """
 import importlib.util, json, sys
