@@ -18,7 +18,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from config import EnvironmentConfig
 from constructs import Construct
 from constructs.code_bundle import CodeBundle, collect
-from constructs.compliance import acknowledge
+from constructs.compliance import acknowledge, acknowledge_resolved
 from constructs.sklearn_image import ecr_repository_arn, sklearn_image_uri
 from stacks.foundation import Foundation
 from stacks.training_pipeline_definition import (
@@ -112,7 +112,7 @@ class TrainingStack(Stack):
         )
         policy = iam.Policy(self, "ExecutionPolicy", roles=[role])
 
-        artifacts_bucket_arn = _imported_arn(foundation.artifacts_bucket, f"{config.prefix}-artifacts-bucket-arn")
+        artifacts_bucket_arn = foundation.artifacts_bucket.bucket_arn
         tracking_server = None
         if settings.mlflow_tracking_server:
             tracking_server = self._mlflow_tracking_server(config, foundation, artifacts_bucket_arn)
@@ -129,9 +129,8 @@ class TrainingStack(Stack):
             policy,
             role=role,
             foundation=foundation,
-            env_prefix=config.prefix,
             group_name=group_name,
-            input_bucket_arn=_imported_arn(input_bucket, f"{config.prefix}-training-input-bucket-arn"),
+            input_bucket_arn=input_bucket.bucket_arn,
             artifacts_bucket_arn=artifacts_bucket_arn,
             input_prefix=input_prefix,
             artifacts_prefix=artifacts_prefix,
@@ -245,9 +244,10 @@ class TrainingStack(Stack):
                 ),
             ],
         )
-        acknowledge(
+        acknowledge_resolved(
             mlflow_policy,
-            f"AwsSolutions-IAM5[Resource::{config.prefix}-artifacts-bucket-arn/{prefix}/*]",
+            foundation.artifacts_bucket.bucket_arn,
+            f"/{prefix}/*",
             "The tracking server stores one object per logged artifact under the mlflow/ prefix of the artifacts "
             "bucket; object names are created at run time, so the prefix is the narrowest resource.",
         )
@@ -270,7 +270,6 @@ class TrainingStack(Stack):
         *,
         role: iam.Role,
         foundation: Foundation,
-        env_prefix: str,
         group_name: str,
         input_bucket_arn: str,
         artifacts_bucket_arn: str,
@@ -383,18 +382,23 @@ class TrainingStack(Stack):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
         )
+        # The buckets belong to other stacks: their findings are named after exports, known late (acknowledge_resolved).
+        acknowledge_resolved(
+            policy,
+            input_bucket_arn,
+            f"/{input_prefix}/*",
+            "The pipeline's InputDataUri parameter may name any curated dataset object under this one prefix "
+            "(a new dataset version is a new object); nothing outside the prefix is readable.",
+        )
+        acknowledge_resolved(
+            policy,
+            artifacts_bucket_arn,
+            f"/{artifacts_prefix}/*",
+            "Each execution writes splits, model and evaluation under its own execution-id folder of this "
+            "pipeline's prefix; the object names exist only at run time.",
+        )
         region_account = f"{self.region}:<AWS::AccountId>"
         for finding, reason in (
-            (
-                f"{env_prefix}-training-input-bucket-arn/{input_prefix}/*",
-                "The pipeline's InputDataUri parameter may name any curated dataset object under this one prefix "
-                "(a new dataset version is a new object); nothing outside the prefix is readable.",
-            ),
-            (
-                f"{env_prefix}-artifacts-bucket-arn/{artifacts_prefix}/*",
-                "Each execution writes splits, model and evaluation under its own execution-id folder of this "
-                "pipeline's prefix; the object names exist only at run time.",
-            ),
             (
                 "*",
                 "Two APIs without resource-level permissions: ecr:GetAuthorizationToken (ECR login, see the ECR "
@@ -424,12 +428,3 @@ class TrainingStack(Stack):
             ),
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{finding}]", reason)
-
-
-def _imported_arn(bucket: s3.IBucket, export_name: str) -> str:
-    """The bucket's ARN through an export with a readable, stable name.
-
-    cdk-nag names a wildcard finding after the resource string; with CDK's generated export names that string
-    carries a hash, so acknowledgments would name an internal detail instead of the bucket.
-    """
-    return Stack.of(bucket).export_value(bucket.bucket_arn, name=export_name)
