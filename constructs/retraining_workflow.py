@@ -27,6 +27,7 @@ class RetrainingWorkflow(Construct):
         state_machine_name: str,
         pipeline_name: str,
         pipeline_arn: str,
+        input_data_parameter: str,
         alerts_topic: sns.ITopic,
         poll_interval: Duration,
     ) -> None:
@@ -120,6 +121,7 @@ class RetrainingWorkflow(Construct):
                 "ClientRequestToken.$": "States.UUID()",
                 "PipelineExecutionDescription.$": "States.Format('trigger={} dataset={} sha256={}', "
                 "$.trigger, $.curated_uri, $.sha256)",
+                "PipelineParameters.$": "$.pipeline_parameters.list",
             },
             iam_resources=[pipeline_arn],
             result_selector={"arn.$": "$.PipelineExecutionArn"},
@@ -165,6 +167,23 @@ class RetrainingWorkflow(Construct):
         )
         wait.next(poll).next(outcome)
         start.next(wait)
+        # A new dataset is trained on itself; a schedule (or manual start) trains on the pipeline's default input.
+        train_on_dataset = sfn.Pass(
+            self,
+            "TrainOnTheNewDataset",
+            parameters={"list": [{"Name": input_data_parameter, "Value.$": "$.curated_uri"}]},
+            result_path="$.pipeline_parameters",
+        )
+        train_on_default = sfn.Pass(
+            self, "TrainOnTheDefaultInput", parameters={"list": []}, result_path="$.pipeline_parameters"
+        )
+        choose_input = (
+            sfn.Choice(self, "WhichInput")
+            .when(sfn.Condition.string_equals("$.trigger", "dataset"), train_on_dataset)
+            .otherwise(train_on_default)
+        )
+        train_on_dataset.next(start)
+        train_on_default.next(start)
         latest_running = (
             sfn.Choice(self, "PipelineAlreadyRunning")
             .when(
@@ -176,7 +195,7 @@ class RetrainingWorkflow(Construct):
                 ),
                 skipped,
             )
-            .otherwise(start)
+            .otherwise(choose_input)
         )
         alone = (
             sfn.Choice(self, "OtherWorkflowRunning")

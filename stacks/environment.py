@@ -83,6 +83,7 @@ def build_environment(scope: Construct, config: EnvironmentConfig) -> Environmen
         serving=serving.outputs,
         pipeline_name=training.outputs.pipeline_name,
         pipeline_arn=training.outputs.pipeline_arn,
+        pipeline_input_parameter=training.outputs.input_data_parameter,
         model_package_group_name=training.outputs.model_package_group_name,
         model_package_group_arn=training.outputs.model_package_group_arn,
         dataset_event_source=data.outputs.event_source,

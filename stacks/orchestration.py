@@ -11,11 +11,14 @@ import json
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 
 from config import EnvironmentConfig
@@ -48,6 +51,7 @@ class OrchestrationStack(Stack):
         serving: Serving,
         pipeline_name: str,
         pipeline_arn: str,
+        pipeline_input_parameter: str,
         model_package_group_name: str,
         model_package_group_arn: str,
         dataset_event_source: str,
@@ -101,9 +105,10 @@ class OrchestrationStack(Stack):
             serving=config.serving,
             approval_timeout=approval_timeout,
         )
+        promotion_name = f"{config.prefix}-promotion"
         promotion_machine = self._state_machine(
             "PromotionStateMachine",
-            f"{config.prefix}-promotion",
+            promotion_name,
             promotion.definition,
             approval_timeout.plus(ROLLOUT_ALLOWANCE),
             config,
@@ -111,6 +116,8 @@ class OrchestrationStack(Stack):
             wildcard_note="; neither have application-autoscaling RegisterScalableTarget and PutScalingPolicy, which "
             "register the prod variant's target tracking after each rollout",
         )
+
+        self._alarm_on_failed_executions(promotion_machine, promotion_name, foundation.alerts_topic)
 
         sagemaker_arn = f"arn:<AWS::Partition>:sagemaker:{config.region}:<AWS::AccountId>"
         promotion_policy = promotion_machine.role.node.find_child("DefaultPolicy")
@@ -133,12 +140,14 @@ class OrchestrationStack(Stack):
             state_machine_name=retraining_name,
             pipeline_name=pipeline_name,
             pipeline_arn=pipeline_arn,
+            input_data_parameter=pipeline_input_parameter,
             alerts_topic=foundation.alerts_topic,
             poll_interval=Duration.seconds(config.orchestration.pipeline_poll_seconds),
         )
         retraining_machine = self._state_machine(
             "RetrainingStateMachine", retraining_name, retraining.definition, Duration.hours(24), config, destroy
         )
+        self._alarm_on_failed_executions(retraining_machine, retraining_name, foundation.alerts_topic)
 
         acknowledge(
             retraining_machine.role.node.find_child("DefaultPolicy"),
@@ -234,6 +243,33 @@ class OrchestrationStack(Stack):
             "reference)" + wildcard_note,
         )
         return machine
+
+    def _alarm_on_failed_executions(self, machine: sfn.StateMachine, name: str, alerts_topic: sns.ITopic) -> None:
+        """Safety net: an execution that fails, times out or is aborted alerts even when no state could catch it
+        (a runtime error, the whole-execution timeout, a manual stop). Handled failures also send their own, more
+        detailed alert from inside the workflow."""
+        failed = cloudwatch.MathExpression(
+            expression="failed + timed_out + aborted",
+            using_metrics={
+                "failed": machine.metric_failed(),
+                "timed_out": machine.metric_timed_out(),
+                "aborted": machine.metric_aborted(),
+            },
+            label="executions failed, timed out or aborted",
+            period=Duration.minutes(5),
+        )
+        alarm = cloudwatch.Alarm(
+            self,
+            f"{machine.node.id}ExecutionsFailed",
+            alarm_name=f"{name}-executions-failed",
+            alarm_description=f"An execution of {name} failed, timed out or was aborted",
+            metric=failed,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts_topic))
 
     def _schedule(self, config: EnvironmentConfig, machine: sfn.StateMachine) -> None:
         settings = config.orchestration

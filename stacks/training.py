@@ -22,6 +22,7 @@ from constructs.compliance import acknowledge, acknowledge_resolved
 from constructs.sklearn_image import ecr_repository_arn, sklearn_image_uri
 from stacks.foundation import Foundation
 from stacks.training_pipeline_definition import (
+    INPUT_DATA_PARAMETER,
     SERVING_ENTRY_MODULE,
     DefinitionSettings,
     build_definition,
@@ -63,6 +64,7 @@ class TrainingPipeline:
     model_package_group_name: str
     model_package_group_arn: str
     execution_role: iam.IRole
+    input_data_parameter: str = INPUT_DATA_PARAMETER  # pipeline parameter with the S3 URI of the CSV to train on
 
 
 def code_bundle_files() -> dict[str, Path]:

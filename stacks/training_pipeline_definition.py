@@ -40,6 +40,9 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 from constructs.sklearn_image import SKLEARN_VERSION, sklearn_image_uri
 from ml import contracts
 
+# The pipeline parameter naming the CSV to train on; the retraining workflow sets it to a newly validated dataset.
+INPUT_DATA_PARAMETER = "InputDataUri"
+
 # Placeholders resolved by CloudFormation (Fn::Sub) when the stack deploys.
 ARTIFACTS_BUCKET = "${ArtifactsBucket}"
 CODE_BUCKET = "${CodeBucket}"
@@ -167,7 +170,7 @@ def build_pipeline(settings: DefinitionSettings) -> Pipeline:
     image = sklearn_image_uri(settings.region)
     code_uri = f"s3://{CODE_BUCKET}/{settings.code_bundle_key}"
 
-    input_data = ParameterString("InputDataUri", default_value=f"s3://{INPUT_BUCKET}/{settings.input_data_key}")
+    input_data = ParameterString(INPUT_DATA_PARAMETER, default_value=f"s3://{INPUT_BUCKET}/{settings.input_data_key}")
     processing_type = ParameterString("ProcessingInstanceType", default_value=settings.processing_instance_type)
     processing_count = ParameterInteger("ProcessingInstanceCount", default_value=settings.processing_instance_count)
     training_type = ParameterString("TrainingInstanceType", default_value=settings.training_instance_type)

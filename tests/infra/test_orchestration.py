@@ -133,3 +133,29 @@ def test_smoke_lambda_runs_with_powertools_and_may_only_invoke_the_two_endpoints
         f":endpoint/{config.prefix}-prod",
         f":endpoint/{config.prefix}-staging",
     ]
+
+
+def test_a_failed_timed_out_or_aborted_execution_of_either_workflow_alerts(orchestration):
+    config, template, _ = orchestration
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    for machine, logical_id in (("promotion", "PromotionStateMachine"), ("retraining", "RetrainingStateMachine")):
+        alarm = alarms[f"{config.prefix}-{machine}-executions-failed"]
+        assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (1, 1)
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+        (action,) = alarm["AlarmActions"]
+        assert re.fullmatch(rf"{config.prefix}-foundation:ExportsOutputRefAlerts\w+", action["Fn::ImportValue"])
+        metrics = {m["Id"]: m for m in alarm["Metrics"]}
+        assert metrics.pop("expr_1")["Expression"] == "failed + timed_out + aborted"
+        assert {m["MetricStat"]["Metric"]["MetricName"] for m in metrics.values()} == {
+            "ExecutionsFailed",
+            "ExecutionsTimedOut",
+            "ExecutionsAborted",
+        }
+        for metric in metrics.values():
+            (dimension,) = metric["MetricStat"]["Metric"]["Dimensions"]
+            assert dimension["Name"] == "StateMachineArn"
+            assert dimension["Value"]["Ref"].startswith(logical_id)

@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 from moto.sagemaker.models import FakePipelineExecution
 
+from stacks.training_pipeline_definition import INPUT_DATA_PARAMETER
 from tests.workflows.conftest import PREFIX
 
 PIPELINE = f"{PREFIX}-training"
@@ -43,6 +44,11 @@ def executions(world) -> list[dict]:
     return [world.sm.describe_pipeline_execution(PipelineExecutionArn=s["PipelineExecutionArn"]) for s in summaries]
 
 
+def parameters(world, execution: dict) -> list[dict]:
+    arn = execution["PipelineExecutionArn"]
+    return world.sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+
+
 def failure_alerts(world) -> list[str]:
     return [m["body"] for m in world.messages() if m["subject"].endswith("retraining failed")]
 
@@ -56,6 +62,7 @@ def test_schedule_starts_the_pipeline_and_follows_it_to_success(world, aws, pipe
     assert visited.count("PollPipeline") == 3 and visited[-1] == "PipelineSucceeded"
     (started,) = executions(world)
     assert started["PipelineExecutionDescription"].startswith("trigger=schedule")
+    assert parameters(world, started) == []  # the pipeline's default input
     assert failure_alerts(world) == []
 
 
@@ -66,6 +73,7 @@ def test_validated_dataset_starts_the_pipeline_with_its_provenance(world):
     assert execution["status"] == "SUCCEEDED"
     (started,) = executions(world)
     assert started["PipelineExecutionDescription"] == "trigger=dataset dataset=s3://curated/titanic.csv sha256=4a437fde"
+    assert parameters(world, started) == [{"Name": INPUT_DATA_PARAMETER, "Value": "s3://curated/titanic.csv"}]
 
 
 @pytest.mark.parametrize("outcome", ["Failed", "Stopped"])
