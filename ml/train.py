@@ -28,7 +28,7 @@ import sklearn
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from ml import contracts, dataset, features, schema
+from ml import contracts, dataset, features, schema, tracking
 
 EXIT_INVALID_DATA = 2
 
@@ -55,6 +55,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=5,
         help="k-fold accuracy on the train split; 0 skips",
     )
+    # Set by the SageMaker pipeline when the environment has an MLflow tracking server (MLFLOW_TRACKING_URI): the run
+    # is logged there with the seed-004 names. The local flow logs from ml/local/registry.py instead.
+    parser.add_argument("--mlflow-run-tags", "--mlflow_run_tags", dest="mlflow_run_tags", default=None)
     return parser.parse_args(argv)
 
 
@@ -129,6 +132,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    run_tags = tracking.parse_run_tags(args.mlflow_run_tags) if args.mlflow_run_tags else None
     try:
         metadata = train(args)
     except dataset.InvalidData as error:
@@ -144,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"TrainModel: {metadata['estimator']} on {metadata['training_data']['rows']} rows, {cv}"
         f"validation accuracy {scores['validation_accuracy']:.3f}, model sha256 {metadata['model_sha256'][:12]}"
     )
+    if run_tags is not None:
+        dataset_tag = f"{Path(args.train).name}@sha256:{metadata['training_data']['sha256'][:12]}"
+        run_id = tracking.log_training_run(metadata, {"dataset": dataset_tag, **run_tags})
+        print(f"TrainModel: logged MLflow run {run_id} in {tracking.experiment_name()}")
     return 0
 
 

@@ -29,6 +29,8 @@ from stacks.training_pipeline_definition import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The MLflow client the training job installs when the environment has a tracking server (Python 3.9 container).
+TRAINING_REQUIREMENTS = Path(__file__).resolve().parent.parent / "ml" / "requirements-training.txt"
 SERVING_ENTRY_SOURCE = Path(__file__).resolve().parent / "bundle_root" / SERVING_ENTRY_MODULE
 # ml/local/ is the local runner (MLflow store, HTTP server): it never runs in a SageMaker container.
 BUNDLE_EXCLUDED_FOLDERS = ("local",)
@@ -94,6 +96,17 @@ class TrainingStack(Stack):
         image = sklearn_image_uri(config.region)
 
         bundle = CodeBundle(self, "CodeBundle", files=code_bundle_files())
+        # With MLflow on, the training job alone installs an MLflow client: its bundle adds a root requirements.txt,
+        # which the training toolkit installs. The serving container never sees it (it must not need PyPI).
+        training_bundle = (
+            CodeBundle(
+                self,
+                "TrainingCodeBundle",
+                files={**code_bundle_files(), "requirements.txt": TRAINING_REQUIREMENTS},
+            )
+            if settings.mlflow_tracking_server
+            else bundle
+        )
 
         group = sagemaker.CfnModelPackageGroup(
             self,
@@ -137,6 +150,7 @@ class TrainingStack(Stack):
             input_prefix=input_prefix,
             artifacts_prefix=artifacts_prefix,
             bundle=bundle,
+            training_bundle=training_bundle,
             image=image,
             group_arn=group_arn,
             packages_arn=packages_arn,
@@ -148,6 +162,7 @@ class TrainingStack(Stack):
                 region=config.region,
                 model_package_group_name=group_name,
                 code_bundle_key=bundle.object_key,
+                training_code_bundle_key=training_bundle.object_key,
                 input_data_key=input_data_key,
                 artifacts_prefix=artifacts_prefix,
                 quality_metric=config.ml.quality_metric,
@@ -157,7 +172,11 @@ class TrainingStack(Stack):
                 training_instance_type=settings.training_instance_type,
                 preprocess_seed=settings.preprocess_seed,
                 hyperparameters=settings.hyperparameters,
-                mlflow_enabled=tracking_server is not None,
+                mlflow_run_tags=(
+                    {"env": config.name, "purpose": "sagemaker-pipeline", "owner": config.owner}
+                    if tracking_server is not None
+                    else None
+                ),
             )
         )
         variables = {
@@ -278,6 +297,7 @@ class TrainingStack(Stack):
         input_prefix: str,
         artifacts_prefix: str,
         bundle: CodeBundle,
+        training_bundle: CodeBundle,
         image: str,
         group_arn: str,
         packages_arn: str,
@@ -320,7 +340,11 @@ class TrainingStack(Stack):
                 resources=[artifacts_bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{artifacts_prefix}/*"]}},
             ),
-            iam.PolicyStatement(sid="ReadCodeBundle", actions=["s3:GetObject"], resources=[bundle.object_arn]),
+            iam.PolicyStatement(
+                sid="ReadCodeBundle",
+                actions=["s3:GetObject"],
+                resources=sorted({bundle.object_arn, training_bundle.object_arn}),
+            ),
             # A processing input is an S3 prefix: the job lists it before downloading the one object.
             iam.PolicyStatement(
                 sid="ListCodeBundle",

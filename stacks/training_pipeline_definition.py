@@ -93,7 +93,13 @@ class DefinitionSettings:
     training_instance_type: str
     preprocess_seed: int
     hyperparameters: dict[str, str | int | float] = field(default_factory=dict)
-    mlflow_enabled: bool = False
+    training_code_bundle_key: str = ""  # the training job's bundle (adds the MLflow client); "" = code_bundle_key
+    # With a tracking server: the tags (env, purpose, owner) ml/train.py logs its run with; None = no MLflow.
+    mlflow_run_tags: dict[str, str] | None = None
+
+    @property
+    def mlflow_enabled(self) -> bool:
+        return self.mlflow_run_tags is not None
 
 
 def _validate_sdk_config_with_one_validator() -> None:
@@ -210,16 +216,19 @@ def build_pipeline(settings: DefinitionSettings) -> Pipeline:
 
     # TrainModel: the training toolkit unpacks the bundle into /opt/ml/code and runs `python ml/train.py`.
     environment = {"MLFLOW_TRACKING_URI": MLFLOW_TRACKING_SERVER_ARN} if settings.mlflow_enabled else None
+    hyperparameters = dict(settings.hyperparameters)
+    if settings.mlflow_enabled:
+        hyperparameters["mlflow-run-tags"] = json.dumps(settings.mlflow_run_tags, sort_keys=True)
     estimator = SKLearn(
         entry_point="ml/train.py",
-        source_dir=code_uri,
+        source_dir=f"s3://{CODE_BUCKET}/{settings.training_code_bundle_key or settings.code_bundle_key}",
         framework_version=SKLEARN_VERSION,
         py_version="py3",
         image_uri=image,
         role=EXECUTION_ROLE_ARN,
         instance_type=training_type,
         instance_count=1,  # scikit-learn trains on one instance; the SDK refuses anything else
-        hyperparameters=dict(settings.hyperparameters),
+        hyperparameters=hyperparameters,
         output_path=_artifacts(settings, "model"),
         code_location=f"s3://{ARTIFACTS_BUCKET}/{settings.artifacts_prefix}/code",
         volume_kms_key=KMS_KEY_ARN,

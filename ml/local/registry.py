@@ -11,7 +11,6 @@ CLI (behind make approve / make reject):  python -m ml.local.registry {approve,r
 from __future__ import annotations
 
 import argparse
-import datetime
 import logging
 import os
 import sys
@@ -26,11 +25,11 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
+from ml.tracking import experiment_name, run_name
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = REPO_ROOT / ".local"
-PROJECT = "titanic-sagemaker"
 MODEL_NAME = "titanic-survival"
-OBJECTIVE = "survival"
 APPROVAL_TAG = "approval_status"
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
 APPROVED_ALIAS = "approved"
@@ -66,14 +65,6 @@ def client() -> Any:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return MlflowClient(tracking_uri=tracking_uri(), registry_uri=tracking_uri())
-
-
-def experiment_name(day: datetime.date | None = None) -> str:
-    return f"exp_{PROJECT}_{(day or datetime.date.today()).strftime('%Y%m%d')}"
-
-
-def run_name(seed: int) -> str:
-    return f"run_{OBJECTIVE}_{seed}"
 
 
 def artifact_root() -> str | None:

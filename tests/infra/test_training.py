@@ -14,7 +14,7 @@ from app import FEATURE_FLAGS
 from config import load_all_environments
 from stacks.data import CURATED_DATASET_KEY
 from stacks.foundation import FoundationStack
-from stacks.training import TrainingStack, code_bundle_files
+from stacks.training import TRAINING_REQUIREMENTS, TrainingStack, code_bundle_files
 
 CONFIGS = load_all_environments()
 
@@ -170,6 +170,21 @@ def test_the_synthesized_bundle_holds_the_very_files_of_the_repository(synthesis
     with tarfile.open(asset, mode="r:gz") as tar:
         shipped = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
     assert shipped == {name: path.read_bytes() for name, path in code_bundle_files().items()}
+
+
+def test_with_mlflow_the_training_job_reads_its_own_bundle_that_adds_the_mlflow_client(synthesis, training):
+    config, template = training
+    objects = _execution_statements(template)["ReadCodeBundle"]["Resource"]
+    objects = objects if isinstance(objects, list) else [objects]
+    keys = {re.search(r"/([0-9a-f]{64}\.gz)", json.dumps(o))[1] for o in objects}
+    assert len(keys) == (2 if config.training.mlflow_tracking_server else 1)
+    listed = _execution_statements(template)["ListCodeBundle"]["Condition"]["StringEquals"]["s3:prefix"]
+    for key in keys - {listed}:  # the training bundle: the code bundle's files plus the training requirements
+        with tarfile.open(synthesis.outdir / f"asset.{key.removesuffix('.gz')}.tar.gz", mode="r:gz") as tar:
+            shipped = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
+        expected = {name: path.read_bytes() for name, path in code_bundle_files().items()}
+        assert shipped == {**expected, "requirements.txt": TRAINING_REQUIREMENTS.read_bytes()}
+        assert b"mlflow-skinny==" in shipped["requirements.txt"]
 
 
 def test_the_code_bundle_ships_the_ml_package_as_a_folder_and_the_serving_entry():

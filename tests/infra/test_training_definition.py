@@ -14,7 +14,7 @@ import pytest
 
 from config import load_all_environments
 from constructs.sklearn_image import SKLEARN_VERSION, ecr_repository_arn
-from ml import contracts
+from ml import contracts, tracking
 from stacks.data import CURATED_DATASET_KEY
 from stacks.training_pipeline_definition import (
     PLACEHOLDERS,
@@ -190,7 +190,6 @@ def test_one_scikit_learn_image_and_one_code_bundle_everywhere(deployed):
         f"141502667606.dkr.ecr.{config.region}.amazonaws.com/sagemaker-scikit-learn:{SKLEARN_VERSION}-cpu-py3"
     }
     code = {
-        json.loads(steps["TrainModel"]["Arguments"]["HyperParameters"]["sagemaker_submit_directory"]),
         steps["RegisterModel"]["Arguments"]["InferenceSpecification"]["Containers"][0]["Environment"][
             "SAGEMAKER_SUBMIT_DIRECTORY"
         ],
@@ -202,7 +201,23 @@ def test_one_scikit_learn_image_and_one_code_bundle_everywhere(deployed):
         ),
     }
     assert len(code) == 1
-    assert re.fullmatch(r"s3://\$\{CodeBucket\}/[0-9a-f]{64}\.gz", code.pop())
+    bundle = code.pop()
+    assert re.fullmatch(r"s3://\$\{CodeBucket\}/[0-9a-f]{64}\.gz", bundle)
+    # Training runs the same bundle, or with MLflow on, the training bundle (the same files plus requirements.txt).
+    training = json.loads(steps["TrainModel"]["Arguments"]["HyperParameters"]["sagemaker_submit_directory"])
+    assert (training == bundle) is (not config.training.mlflow_tracking_server)
+    assert re.fullmatch(r"s3://\$\{CodeBucket\}/[0-9a-f]{64}\.gz", training)
+
+
+def test_with_mlflow_the_training_job_logs_its_run_with_the_environment_tags(deployed):
+    config, _, steps, _, _ = deployed
+    hyperparameters = steps["TrainModel"]["Arguments"]["HyperParameters"]
+    if config.training.mlflow_tracking_server:
+        tags = json.loads(json.loads(hyperparameters["mlflow-run-tags"]))
+        assert tags == {"env": config.name, "purpose": "sagemaker-pipeline", "owner": config.owner}
+        assert tracking.parse_run_tags(json.dumps(tags)) == tags  # what ml/train.py accepts
+    else:
+        assert "mlflow-run-tags" not in hyperparameters
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ml import contracts, dataset, features, schema, train
+from ml import contracts, dataset, features, schema, tracking, train
 
 from .conftest import REPO, run_pipeline
 
@@ -100,4 +100,44 @@ def test_invalid_training_data_writes_no_model(tmp_path: Path, capsys: pytest.Ca
     argv = ["--train", str(bad), "--validation", str(bad), "--model-dir", str(tmp_path / "model")]
     assert train.main(argv) == train.EXIT_INVALID_DATA
     assert "row 1, column Survived: 2 is not an allowed value" in capsys.readouterr().err
+    assert not (tmp_path / "model").exists()
+
+
+RUN_TAGS = {"env": "prod", "purpose": "sagemaker-pipeline", "owner": "ml-platform-team"}
+
+
+def test_with_run_tags_the_training_run_is_logged_to_mlflow_with_the_seed_004_names(
+    pipeline: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # with an SQLite store, MLflow puts artifacts in ./mlruns
+    splits = pipeline["splits"]
+    argv = ["--train", str(splits / "train"), "--validation", str(splits / "validation"), "--cv-folds", "0"]
+    argv += ["--model-dir", str(tmp_path / "model"), "--mlflow-run-tags", json.dumps(RUN_TAGS)]
+    assert train.main(argv) == 0
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(tracking.experiment_name())
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == "run_survival_42"
+    train_sha = dataset.sha256_file(splits / "train" / contracts.split_file("train"))
+    assert {key: run.data.tags[key] for key in tracking.RUN_TAG_KEYS} == {
+        "dataset": f"train@sha256:{train_sha[:12]}",
+        **RUN_TAGS,
+    }
+    assert run.data.params["n_estimators"] == "200" and run.data.params["seed"] == "42"
+    metadata = json.loads((tmp_path / "model" / contracts.METADATA_FILE).read_text())
+    assert run.data.metrics == {"validation_accuracy": metadata["scores"]["validation_accuracy"]}
+
+
+@pytest.mark.parametrize(
+    "tags",
+    ['{"env": "prod"}', '["env"]', '{"env": "prod", "purpose": "", "owner": "x"}', "not json"],
+)
+def test_malformed_run_tags_are_refused_before_training(tags: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        train.main(["--model-dir", str(tmp_path / "model"), "--mlflow-run-tags", tags])
     assert not (tmp_path / "model").exists()
