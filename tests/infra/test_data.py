@@ -85,7 +85,8 @@ def _permissions(statements: list[dict]) -> set[tuple[str, str]]:
     return pairs
 
 
-EXPECTED_VALIDATOR_PERMISSIONS = {
+# What every PowertoolsFunction's role holds: its log group, its dead-letter queue, the key, X-Ray.
+FUNCTION_BASE_PERMISSIONS = {
     ("logs:CreateLogStream", "log-group"),
     ("logs:PutLogEvents", "log-group"),
     ("sqs:SendMessage", "dlq"),
@@ -93,6 +94,10 @@ EXPECTED_VALIDATOR_PERMISSIONS = {
     ("kms:GenerateDataKey", "key"),
     ("xray:PutTraceSegments", "*"),
     ("xray:PutTelemetryRecords", "*"),
+}
+
+EXPECTED_VALIDATOR_PERMISSIONS = {
+    *FUNCTION_BASE_PERMISSIONS,
     ("s3:GetObject", "bucket/raw/*"),
     ("s3:GetObjectVersion", "bucket/raw/*"),
     ("s3:ListBucket", "bucket"),
@@ -237,13 +242,7 @@ def test_the_seed_resource_copies_the_bundled_csv_into_raw_after_the_validator_e
     _, template = data
     _, function = _function(template, "-seed-data")
     assert _permissions(_policy_of(template, function)) == {
-        ("logs:CreateLogStream", "log-group"),
-        ("logs:PutLogEvents", "log-group"),
-        ("sqs:SendMessage", "dlq"),
-        ("kms:Decrypt", "key"),
-        ("kms:GenerateDataKey", "key"),
-        ("xray:PutTraceSegments", "*"),
-        ("xray:PutTelemetryRecords", "*"),
+        *FUNCTION_BASE_PERMISSIONS,
         ("s3:GetObject", "seed-asset"),
         ("s3:PutObject", "bucket/raw/titanic.csv"),
     }
