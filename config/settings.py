@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.names import PROJECT, Names
+
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
 
 # The only values CloudWatch Logs accepts for a log group's retention.
@@ -184,14 +186,24 @@ class EnvironmentConfig(_Settings):
         return self
 
     @property
+    def names(self) -> Names:
+        """Every resource name of this environment (config/names.py)."""
+        return Names(self.name)
+
+    @property
     def prefix(self) -> str:
         """Name prefix of every stack and named resource of this environment (cleanup finds resources by it)."""
-        return f"titanic-{self.name}"
+        return self.names.prefix
+
+    @property
+    def destroy_on_delete(self) -> bool:
+        """Whether CloudFormation deletes this environment's stateful resources with their stack."""
+        return self.data_removal_policy == "destroy"
 
     @property
     def mandatory_tags(self) -> dict[str, str]:
         return {
-            "project": "titanic-sagemaker",
+            "project": PROJECT,
             "env": self.name,
             "owner": self.owner,
             "managed_by": "cdk",

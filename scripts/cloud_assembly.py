@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config.names import PHASE_NUMBERS
+
 ACKNOWLEDGED_RULES_KEY = "aws:cdk:acknowledged-rules"
-PHASE_NUMBER = re.compile(r"\bphase (\d+)\b")
-STACK_NAME = re.compile(r"^titanic-(?P<env>[a-z0-9]+)-(?P<phase>[a-z0-9-]+)$")
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,9 @@ class StackSummary:
     findings: list[str] = field(default_factory=list)  # unacknowledged: any one fails synth
 
     @property
-    def phase_number(self) -> int:
-        """The seed's phase number from the stack description ("... phase 03: ..."), for listing in phase order."""
-        match = PHASE_NUMBER.search(self.template.get("Description", ""))
-        return int(match[1]) if match else 99
+    def phase_number(self) -> str:
+        """The seed's phase number of the stack (config/names.py), for listing in phase order."""
+        return PHASE_NUMBERS.get(self.phase, "99")
 
     @property
     def resource_count(self) -> int:
@@ -52,9 +53,10 @@ def read_assembly(outdir: Path) -> list[StackSummary]:
     for name, artifact in sorted(manifest.get("artifacts", {}).items()):
         if artifact.get("type") != "aws:cloudformation:stack":
             continue
-        match = STACK_NAME.match(name)
         template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
-        stack = StackSummary(name, match["env"] if match else "?", match["phase"] if match else "?", template)
+        # Every stack carries its environment and phase as stack tags (stacks/environment.py), read back as data.
+        tags = artifact["properties"].get("tags", {})
+        stack = StackSummary(name, tags.get("env", "?"), tags.get("phase", "?"), template)
         metadata = json.loads((outdir / artifact["additionalMetadataFile"]).read_text())
         for path, entries in metadata.items():
             for entry in entries:

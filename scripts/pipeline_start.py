@@ -13,14 +13,19 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import boto3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config.names import Names
 
 FINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
 
 
 def pipeline_name(env: str) -> str:
-    return f"titanic-{env}-training"  # the training stack's naming (stacks/training.py)
+    return Names(env).pipeline
 
 
 def parse_parameters(pairs: Iterable[str]) -> list[dict[str, str]]:

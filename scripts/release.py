@@ -26,9 +26,8 @@ import boto3
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config import EnvironmentConfig, load_environment
+from config.names import NO_PACKAGE, PROJECT, RELEASE_REJECTED_ERROR
 
-REJECTED_ERROR = "ReleaseRejected"  # constructs/promotion_workflow.py catches this error name
-NO_PACKAGE = "none"
 TARGETS = ("endpoints", "configs", "models")
 
 
@@ -44,28 +43,30 @@ def _client(service: str, config: EnvironmentConfig):
 def approve(config: EnvironmentConfig, token: str, approver: str) -> str:
     output = {"approved": True, "approved_by": approver}
     _client("stepfunctions", config).send_task_success(taskToken=token, output=json.dumps(output))
-    return f"approved by {approver}: the release continues to {config.prefix}-prod"
+    return f"approved by {approver}: the release continues to {config.names.endpoint('prod')}"
 
 
 def reject(config: EnvironmentConfig, token: str, reason: str) -> str:
-    _client("stepfunctions", config).send_task_failure(taskToken=token, error=REJECTED_ERROR, cause=reason[:32768])
-    return f"rejected ({reason}): the release stops, {config.prefix}-prod is unchanged"
+    _client("stepfunctions", config).send_task_failure(
+        taskToken=token, error=RELEASE_REJECTED_ERROR, cause=reason[:32768]
+    )
+    return f"rejected ({reason}): the release stops, {config.names.endpoint('prod')} is unchanged"
 
 
 # ---------------------------------------------------------------------------------------------- rollback
 def promotion_state_machine_arn(config: EnvironmentConfig) -> str:
-    name = f"{config.prefix}-promotion"
+    name = config.names.promotion_state_machine
     for page in _client("stepfunctions", config).get_paginator("list_state_machines").paginate():
         for machine in page["stateMachines"]:
             if machine["name"] == name:
                 return machine["stateMachineArn"]
-    raise OperatorError(f"state machine {name} not found: is titanic-{config.name}-orchestration deployed?")
+    raise OperatorError(f"state machine {name} not found: is {config.names.stack('orchestration')} deployed?")
 
 
 def rollback(config: EnvironmentConfig, stage: str) -> str:
     if stage != "prod":
         raise OperatorError("only STAGE=prod rolls back by command: staging is restored by the workflow itself")
-    name = f"/{config.prefix}/serving/prod/previous-package"
+    name = config.names.release_parameter("prod", "previous")
     previous = _client("ssm", config).get_parameter(Name=name)["Parameter"]["Value"]
     if previous == NO_PACKAGE:
         raise OperatorError(f"{name} is '{NO_PACKAGE}': prod has served only one package, nothing to go back to")
@@ -73,7 +74,7 @@ def rollback(config: EnvironmentConfig, stage: str) -> str:
         stateMachineArn=promotion_state_machine_arn(config),
         input=json.dumps({"model_package_arn": previous, "mode": "rollback"}),
     )
-    return f"rolling {config.prefix}-prod back to {previous}\nexecution: {execution['executionArn']}"
+    return f"rolling {config.names.endpoint('prod')} back to {previous}\nexecution: {execution['executionArn']}"
 
 
 # ---------------------------------------------------------------------------------------------- cleanup
@@ -85,7 +86,7 @@ class Found:
 
 def _ours(sagemaker, arn: str, config: EnvironmentConfig) -> bool:
     tags = {tag["Key"]: tag["Value"] for tag in sagemaker.list_tags(ResourceArn=arn).get("Tags", [])}
-    return tags.get("project") == "titanic-sagemaker" and tags.get("env") == config.name
+    return tags.get("project") == PROJECT and tags.get("env") == config.name
 
 
 def _list(sagemaker, operation: str, key: str, name_key: str, arn_key: str, config: EnvironmentConfig) -> list[str]:

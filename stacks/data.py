@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 
 from config import EnvironmentConfig
+from config.names import DATASET_EVENT_DETAIL_TYPE, DATASET_EVENT_SOURCE
 from constructs import Construct, IConstruct
 from constructs.compliance import acknowledge
 from constructs.python_function import PROJECT_ROOT, PowertoolsFunction
@@ -27,8 +28,8 @@ SEED_FILE = PROJECT_ROOT / "data" / "titanic.csv"
 SEED_NAME = "titanic.csv"
 # The curated copy of the seed data: the SageMaker pipeline's default input.
 CURATED_DATASET_KEY = CURATED_PREFIX + SEED_NAME
-EVENT_SOURCE = "titanic-sagemaker.data"
-EVENT_DETAIL_TYPE = "DatasetValidated"
+EVENT_SOURCE = DATASET_EVENT_SOURCE
+EVENT_DETAIL_TYPE = DATASET_EVENT_DETAIL_TYPE
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class DataStack(Stack):
         validator = PowertoolsFunction(
             self,
             "ValidateData",
-            function_name=f"{config.prefix}-validate-data",
+            function_name=config.names.validate_data_function,
             source="lambdas/validate_data",
             shared_files=("ml/__init__.py", "ml/schema.py"),
             description="Validates raw passenger CSVs against ml/schema.py: curated + event, or quarantine + alert",
@@ -201,7 +202,7 @@ class DataStack(Stack):
         seeder = PowertoolsFunction(
             self,
             "SeedData",
-            function_name=f"{config.prefix}-seed-data",
+            function_name=config.names.seed_data_function,
             source="lambdas/seed_data",
             description="CloudFormation custom resource: copies the bundled Titanic CSV into raw/ on deploy",
             key=key,

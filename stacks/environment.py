@@ -1,4 +1,8 @@
-"""Everything one environment deploys: its stacks, wired together by typed references."""
+"""Phases 00-06: everything one environment deploys, its stacks wired together by typed references.
+
+Stack names, phase numbers and descriptions come from config/names.py (`STACK_PHASES`); the README's phase map says
+which code, tests and document belong to each phase.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from aws_cdk import Environment, Stack, Tags
 
 from config import EnvironmentConfig
+from config.names import STACK_PHASES
 from constructs import Construct
 from constructs.compliance import apply_mandatory_tags
 from stacks.data import DataStack
@@ -16,11 +21,7 @@ from stacks.serving import ServingStack
 from stacks.training import TrainingStack
 
 # One stack per phase, deployed in this order. Stack names are `titanic-<env>-<phase>`.
-PHASES = ("foundation", "data", "training", "serving", "orchestration")
-
-
-def stack_name(config: EnvironmentConfig, phase: str) -> str:
-    return f"{config.prefix}-{phase}"
+PHASES = tuple(phase.key for phase in STACK_PHASES)
 
 
 @dataclass(frozen=True)
@@ -38,46 +39,39 @@ class EnvironmentStacks:
 def build_environment(scope: Construct, config: EnvironmentConfig) -> EnvironmentStacks:
     # No account in config: the stacks are environment-agnostic and deploy to the CLI's current account.
     env = Environment(account=config.account, region=config.region)
+    names = config.names
 
-    def describe(phase: str, what: str) -> str:
-        return f"titanic-sagemaker {config.name} phase {phase}: {what}"
+    def place(phase: str) -> dict:
+        """Where a phase's stack goes: its name, description and deployment environment."""
+        return {"construct_id": names.stack(phase), "description": names.stack_description(phase), "env": env}
 
     foundation = FoundationStack(
         scope,
-        stack_name(config, "foundation"),
         config=config,
-        env=env,
-        description=describe("00", "KMS key, log and artifacts buckets, alerts topic"),
+        **place("foundation"),
     )
     data = DataStack(
         scope,
-        stack_name(config, "data"),
         config=config,
         foundation=foundation.outputs,
-        env=env,
-        description=describe("01", "data bucket, validation Lambda, seed dataset"),
+        **place("data"),
     )
     training = TrainingStack(
         scope,
-        stack_name(config, "training"),
         config=config,
         foundation=foundation.outputs,
         input_bucket=data.outputs.bucket,
         input_data_key=data.outputs.curated_dataset_key,
-        env=env,
-        description=describe("03", "SageMaker training pipeline and model registry"),
+        **place("training"),
     )
     serving = ServingStack(
         scope,
-        stack_name(config, "serving"),
         config=config,
         foundation=foundation.outputs,
-        env=env,
-        description=describe("04", "endpoint role, guard alarms, release records"),
+        **place("serving"),
     )
     orchestration = OrchestrationStack(
         scope,
-        stack_name(config, "orchestration"),
         config=config,
         foundation=foundation.outputs,
         serving=serving.outputs,
@@ -88,8 +82,7 @@ def build_environment(scope: Construct, config: EnvironmentConfig) -> Environmen
         model_package_group_arn=training.outputs.model_package_group_arn,
         dataset_event_source=data.outputs.event_source,
         dataset_event_detail_type=data.outputs.event_detail_type,
-        env=env,
-        description=describe("06", "promotion and retraining workflows"),
+        **place("orchestration"),
     )
     stacks = EnvironmentStacks(foundation, data, training, serving, orchestration)
     for phase, stack in zip(PHASES, stacks.all()):

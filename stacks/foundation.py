@@ -12,6 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from config import EnvironmentConfig
+from config.names import PROJECT
 from constructs import Construct
 from constructs.secure_bucket import SecureBucket
 
@@ -29,13 +30,14 @@ class Foundation:
 class FoundationStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        destroy = config.data_removal_policy == "destroy"
+        destroy = config.destroy_on_delete
+        names = config.names
 
         key = kms.Key(
             self,
             "Key",
-            alias=f"alias/{config.prefix}",
-            description=f"titanic-sagemaker {config.name}: encrypts data, artifacts, logs and alerts",
+            alias=names.key_alias,
+            description=names.description("encrypts data, artifacts, logs and alerts"),
             enable_key_rotation=True,
             pending_window=Duration.days(7 if destroy else 30),
             removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
@@ -65,7 +67,7 @@ class FoundationStack(Stack):
                 conditions={
                     "ArnLike": {
                         "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:*{config.prefix}-*"
+                            f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{names.log_groups_pattern}"
                         )
                     }
                 },
@@ -100,8 +102,8 @@ class FoundationStack(Stack):
         topic = sns.Topic(
             self,
             "Alerts",
-            topic_name=f"{config.prefix}-alerts",
-            display_name=f"titanic-sagemaker {config.name} alerts",
+            topic_name=names.alerts_topic,
+            display_name=f"{PROJECT} {config.name} alerts",
             master_key=key,
             enforce_ssl=True,
         )

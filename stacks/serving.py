@@ -17,14 +17,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 
 from config import EnvironmentConfig
+from config.names import NO_PACKAGE, STAGES, VARIANT_NAME
 from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_resolved
 from constructs.sklearn_image import ecr_repository_arn, sklearn_image_uri
 from stacks.foundation import Foundation
-
-STAGES = ("staging", "prod")
-VARIANT_NAME = "AllTraffic"  # one variant per endpoint; autoscaling and alarms address it by this name
-NO_PACKAGE = "none"  # value of a release parameter before the first release
 
 
 @dataclass(frozen=True)
@@ -39,29 +36,22 @@ class Serving:
     previous_package_parameter: ssm.IStringParameter  # prod's previously served package (rollback target)
 
 
-def endpoint_name(config: EnvironmentConfig, stage: str) -> str:
-    return f"{config.prefix}-{stage}"
-
-
-def release_parameter_name(config: EnvironmentConfig, stage: str, which: str) -> str:
-    return f"/{config.prefix}/serving/{stage}/{which}-package"
-
-
 class ServingStack(Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, foundation: Foundation, **kwargs
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         settings = config.serving
-        names = {stage: endpoint_name(config, stage) for stage in STAGES}
-        capture_prefix = f"data-capture/{config.name}"
+        env_names = config.names
+        names = env_names.endpoints
+        capture_prefix = env_names.data_capture_prefix
 
         role = iam.Role(
             self,
             "EndpointRole",
-            role_name=f"{config.prefix}-endpoint",
+            role_name=env_names.endpoint_role,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"titanic-sagemaker {config.name}: runs the models behind the titanic endpoints",
+            description=env_names.description("runs the models behind the titanic endpoints"),
         )
         policy = iam.Policy(
             self,
@@ -95,7 +85,7 @@ class ServingStack(Stack):
                         self.format_arn(
                             service="logs",
                             resource="log-group",
-                            resource_name=f"/aws/sagemaker/Endpoints/{config.prefix}-*",
+                            resource_name=env_names.endpoint_log_groups,
                             arn_format=ArnFormat.COLON_RESOURCE_NAME,
                         )
                     ],
@@ -134,7 +124,7 @@ class ServingStack(Stack):
         acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{config.region}:<AWS::AccountId>:log-group:"
-            f"/aws/sagemaker/Endpoints/{config.prefix}-*]",
+            f"{env_names.endpoint_log_groups}]",
             "SageMaker names each endpoint's log group /aws/sagemaker/Endpoints/<endpoint>; the wildcard covers only "
             "this environment's titanic endpoints",
         )
@@ -152,7 +142,7 @@ class ServingStack(Stack):
             alarm = cloudwatch.Alarm(
                 self,
                 f"Guard{metric_name}",
-                alarm_name=f"{names['prod']}-{suffix}",
+                alarm_name=env_names.guard_alarm(suffix),
                 alarm_description=f"{names['prod']}: {what} at or above {threshold} per minute; rolls a rollout back",
                 metric=cloudwatch.Metric(
                     namespace="AWS/SageMaker",
@@ -167,13 +157,13 @@ class ServingStack(Stack):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(foundation.alerts_topic))
-            alarm_names.append(f"{names['prod']}-{suffix}")  # plain names: no cross-stack export
+            alarm_names.append(env_names.guard_alarm(suffix))  # plain names: no cross-stack export
 
         current = {
             stage: ssm.StringParameter(
                 self,
                 f"{stage.capitalize()}CurrentPackage",
-                parameter_name=release_parameter_name(config, stage, "current"),
+                parameter_name=env_names.release_parameter(stage, "current"),
                 string_value=NO_PACKAGE,
                 description=f"model package ARN that {names[stage]} serves (written by the promotion workflow)",
             )
@@ -182,7 +172,7 @@ class ServingStack(Stack):
         previous = ssm.StringParameter(
             self,
             "ProdPreviousPackage",
-            parameter_name=release_parameter_name(config, "prod", "previous"),
+            parameter_name=env_names.release_parameter("prod", "previous"),
             string_value=NO_PACKAGE,
             description=f"model package ARN that {names['prod']} served before its current one (rollback target)",
         )

@@ -12,7 +12,7 @@ from cloud_assembly import StackSummary, read_assembly
 
 from app import create_app
 from config import load_all_environments
-from stacks.environment import PHASES, stack_name
+from stacks.environment import PHASES
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -45,4 +45,4 @@ def synthesis(tmp_path_factory) -> Synthesis:
 
 
 # Every stack of every environment, known at collection time so each gets its own test ids.
-STACK_NAMES = [stack_name(config, phase) for config in load_all_environments() for phase in PHASES]
+STACK_NAMES = [config.names.stack(phase) for config in load_all_environments() for phase in PHASES]

@@ -1,0 +1,203 @@
+"""Every name the project gives a cloud resource, as a function of the environment: the one place they are spelled.
+
+CDK-free and import-light: stacks and constructs build resources with these names, the operator scripts
+(scripts/release.py, scripts/pipeline_start.py) find those resources by them, tests assert them. Lambda functions
+and the ml/ code that runs in SageMaker containers do not import this module; they receive the names they need
+through environment variables or arguments that a stack sets from here.
+
+`STACK_PHASES` is also the one table of the seed's phase numbers: stack descriptions are written from it and the
+synth summary orders stacks by it (the number is never parsed back out of a description).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROJECT = "titanic-sagemaker"  # the `project` tag value, the metrics namespace and the start of every description
+
+# Serving (phase 04).
+STAGES = ("staging", "prod")  # endpoint stages, in release order
+VARIANT_NAME = "AllTraffic"  # one variant per endpoint; autoscaling and alarms address it by this name
+NO_PACKAGE = "none"  # value of a release parameter before the first release
+RELEASE_REJECTED_ERROR = "ReleaseRejected"  # the error the operator CLI sends to the approval gate to reject
+
+# Data (phase 01): the event the validation Lambda publishes for every curated dataset.
+DATASET_EVENT_SOURCE = f"{PROJECT}.data"
+DATASET_EVENT_DETAIL_TYPE = "DatasetValidated"
+
+
+@dataclass(frozen=True)
+class StackPhase:
+    """One stack of an environment: its name suffix, the seed phase it implements, and what it holds."""
+
+    key: str  # stack name suffix and `phase` tag: titanic-<env>-<key>
+    number: str  # the seed's phase number, "00".."07"
+    holds: str  # the end of the stack's description
+
+
+# Deployed in this order. Phases 02 (ml/ code) and 05 (CI/CD) have no stack; 07 is not built yet (README phase map).
+STACK_PHASES = (
+    StackPhase("foundation", "00", "KMS key, log and artifacts buckets, alerts topic"),
+    StackPhase("data", "01", "data bucket, validation Lambda, seed dataset"),
+    StackPhase("training", "03", "SageMaker training pipeline and model registry"),
+    StackPhase("serving", "04", "endpoint role, guard alarms, release records"),
+    StackPhase("orchestration", "06", "promotion and retraining workflows"),
+)
+PHASE_NUMBERS = {phase.key: phase.number for phase in STACK_PHASES}
+
+
+def state_machine_log_group(state_machine: str) -> str:
+    """Step Functions vended logs need the /aws/vendedlogs/ prefix for their resource policy to fit."""
+    return f"/aws/vendedlogs/states/{state_machine}"
+
+
+def executions_failed_alarm(state_machine: str) -> str:
+    return f"{state_machine}-executions-failed"
+
+
+def lambda_log_group(function: str) -> str:
+    return f"/aws/lambda/{function}"
+
+
+def dead_letter_queue(function: str) -> str:
+    return f"{function}-dlq"
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names of one environment's resources. `Names("dev").pipeline == "titanic-dev-training"`."""
+
+    env: str
+
+    @property
+    def prefix(self) -> str:
+        """Start of every stack and named resource of the environment (the cleanup command finds resources by it)."""
+        return f"titanic-{self.env}"
+
+    # ------------------------------------------------------------------------------------------ stacks (all phases)
+    def stack(self, phase: str) -> str:
+        if phase not in PHASE_NUMBERS:
+            raise ValueError(f"unknown stack phase {phase!r}; known: {', '.join(PHASE_NUMBERS)}")
+        return f"{self.prefix}-{phase}"
+
+    def stack_description(self, phase: str) -> str:
+        (spec,) = [item for item in STACK_PHASES if item.key == phase]
+        return f"{PROJECT} {self.env} phase {spec.number}: {spec.holds}"
+
+    def description(self, what: str) -> str:
+        """A resource description that says which environment it belongs to."""
+        return f"{PROJECT} {self.env}: {what}"
+
+    # ------------------------------------------------------------------------------------------ 00 foundations
+    @property
+    def key_alias(self) -> str:
+        return f"alias/{self.prefix}"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.prefix}-alerts"
+
+    @property
+    def log_groups_pattern(self) -> str:
+        """Log group names (any path) of this environment's named resources, for the key's CloudWatch Logs grant."""
+        return f"*{self.prefix}-*"
+
+    # ------------------------------------------------------------------------------------------ 01 data
+    @property
+    def validate_data_function(self) -> str:
+        return f"{self.prefix}-validate-data"
+
+    @property
+    def seed_data_function(self) -> str:
+        return f"{self.prefix}-seed-data"
+
+    # ------------------------------------------------------------------------------------------ 03 training pipeline
+    @property
+    def pipeline(self) -> str:
+        return f"{self.prefix}-training"
+
+    @property
+    def pipeline_artifacts_prefix(self) -> str:
+        """Key prefix in the artifacts bucket under which every pipeline execution writes its own folder."""
+        return f"pipelines/{self.pipeline}"
+
+    @property
+    def model_package_group(self) -> str:
+        return f"{self.prefix}-models"
+
+    @property
+    def execution_role(self) -> str:
+        return f"{self.prefix}-sagemaker-execution"
+
+    @property
+    def mlflow_role(self) -> str:
+        return f"{self.prefix}-mlflow"
+
+    @property
+    def mlflow_tracking_server(self) -> str:
+        return f"{self.prefix}-mlflow"
+
+    # ------------------------------------------------------------------------------------------ 04 serving
+    def endpoint(self, stage: str) -> str:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+        return f"{self.prefix}-{stage}"
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        return {stage: self.endpoint(stage) for stage in STAGES}
+
+    @property
+    def endpoint_log_groups(self) -> str:
+        """SageMaker names each endpoint's log group /aws/sagemaker/Endpoints/<endpoint>."""
+        return f"/aws/sagemaker/Endpoints/{self.prefix}-*"
+
+    def release_parameter(self, stage: str, which: str) -> str:
+        """SSM parameter holding the model package ARN a stage serves (`current`) or prod served before (`previous`)."""
+        if which not in ("current", "previous"):
+            raise ValueError(f"which must be 'current' or 'previous', got {which!r}")
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+        return f"/{self.prefix}/serving/{stage}/{which}-package"
+
+    @property
+    def endpoint_role(self) -> str:
+        return f"{self.prefix}-endpoint"
+
+    @property
+    def data_capture_prefix(self) -> str:
+        return f"data-capture/{self.env}"
+
+    def guard_alarm(self, suffix: str) -> str:
+        """An alarm on the prod endpoint that rolls a rollout back (suffix: 5xx, model-errors, model-latency)."""
+        return f"{self.endpoint('prod')}-{suffix}"
+
+    @property
+    def smoke_test_function(self) -> str:
+        return f"{self.prefix}-smoke-test"
+
+    @property
+    def release_resources_pattern(self) -> str:
+        """Models (<prefix>-<release id>) and endpoint configs (<prefix>-<stage>-<release id>) a release creates."""
+        return f"{self.prefix}-*"
+
+    # ------------------------------------------------------------------------------------------ 06 orchestration
+    @property
+    def promotion_state_machine(self) -> str:
+        return f"{self.prefix}-promotion"
+
+    @property
+    def retraining_state_machine(self) -> str:
+        return f"{self.prefix}-retraining"
+
+    @property
+    def package_approved_rule(self) -> str:
+        return f"{self.prefix}-package-approved"
+
+    @property
+    def dataset_validated_rule(self) -> str:
+        return f"{self.prefix}-dataset-validated"
+
+    @property
+    def retraining_schedule(self) -> str:
+        return f"{self.prefix}-retraining"
