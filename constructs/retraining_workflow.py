@@ -1,8 +1,10 @@
-"""The retraining workflow: start the SageMaker pipeline, follow it to the end, alert on failure.
+"""Phase 06: the retraining workflow: start the SageMaker pipeline, follow it to the end, alert on failure.
 
-Started by the retraining schedule and by the data stack's DatasetValidated event. Overlapping runs are prevented:
-it does nothing when another execution of itself or a pipeline execution is already running.
-Input: {"trigger": "schedule" | "dataset" | "manual", "curated_uri"?: str, "sha256"?: str}.
+Started by the retraining schedule and by the data stack's DatasetValidated event (stacks/orchestration.py).
+Overlapping runs are prevented: it does nothing when another execution of itself or a pipeline execution is
+already running. Input: {"trigger": "schedule" | "dataset" | "manual", "curated_uri"?: str, "sha256"?: str}.
+
+    ApplyDefaults -> OverlapGuard (skip if busy) -> WhichInput -> StartPipeline -> poll until settled -> Succeeded
 """
 
 from __future__ import annotations
@@ -13,9 +15,90 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
+from constructs.workflow_fragments import ChoiceExit, FailureTail, PollUntilSettled, catch_all, error_cause
 
 PIPELINE_RUNNING = ("Executing", "Stopping")
 DEFAULT_INPUT = '{"trigger": "manual", "curated_uri": "unchanged", "sha256": "unchanged"}'
+
+
+class OverlapGuard(sfn.StateMachineFragment):
+    """Ends in `skipped` when another execution of this workflow or of the pipeline runs; else continues."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        own_arn: str,
+        pipeline_name: str,
+        pipeline_arn: str,
+        failed: FailureTail,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        running_workflows = tasks.CallAwsService(
+            self,
+            "ListRunningWorkflows",
+            service="sfn",
+            action="listExecutions",
+            iam_action="states:ListExecutions",
+            parameters={"StateMachineArn": own_arn, "StatusFilter": "RUNNING"},
+            iam_resources=[own_arn],
+            result_selector={"count": sfn.JsonPath.array_length(sfn.JsonPath.list_at("$.Executions"))},
+            result_path="$.running_workflows",
+        )
+        latest_pipeline = tasks.CallAwsService(
+            self,
+            "LatestPipelineExecution",
+            service="sagemaker",
+            action="listPipelineExecutions",
+            parameters={
+                "PipelineName": pipeline_name,
+                "SortBy": "CreationTime",
+                "SortOrder": "Descending",
+                "MaxResults": 1,
+            },
+            iam_resources=[pipeline_arn],
+            # A list, empty when the pipeline never ran: no path here can be missing (AWS fails on a missing path).
+            result_selector={"statuses.$": "$.PipelineExecutionSummaries[*].PipelineExecutionStatus"},
+            result_path="$.latest",
+        )
+        for state in (running_workflows, latest_pipeline):
+            state.add_catch(
+                failed.failure(self, f"{state.node.id}Failed", "RetrainingFailed", error_cause()), **catch_all()
+            )
+        latest_state = sfn.Pass(
+            self,
+            "IsLatestPipelineRunning",
+            parameters={
+                state.lower(): sfn.JsonPath.array_contains(sfn.JsonPath.list_at("$.latest.statuses"), state)
+                for state in PIPELINE_RUNNING
+            },
+            result_path="$.latest_running",
+        )
+        skipped = sfn.Succeed(self, "SkippedOverlappingRun", comment="another retraining is running")
+        alone = (
+            sfn.Choice(self, "OtherWorkflowRunning")
+            .when(sfn.Condition.number_greater_than("$.running_workflows.count", 1), skipped)
+            .otherwise(latest_pipeline)
+        )
+        pipeline_idle = sfn.Choice(self, "PipelineAlreadyRunning").when(
+            sfn.Condition.or_(
+                *[sfn.Condition.boolean_equals(f"$.latest_running.{state.lower()}", True) for state in PIPELINE_RUNNING]
+            ),
+            skipped,
+        )
+        latest_pipeline.next(latest_state).next(pipeline_idle)
+        running_workflows.next(alone)
+        self._start = running_workflows
+        self._exit = ChoiceExit(pipeline_idle)
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self._start
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return [self._exit]
 
 
 class RetrainingWorkflow(Construct):
@@ -40,10 +123,6 @@ class RetrainingWorkflow(Construct):
             resource_name=state_machine_name,
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        execution_arns = stack.format_arn(
-            service="sagemaker", resource="pipeline", resource_name=f"{pipeline_name}/execution/*"
-        )
-
         alert = tasks.SnsPublish(
             self,
             "AlertFailure",
@@ -59,58 +138,52 @@ class RetrainingWorkflow(Construct):
             ),
             result_path=sfn.JsonPath.DISCARD,
         )
-        failed = alert.next(
-            sfn.Fail(self, "RetrainingFailed", error_path="$.failure.error", cause_path="$.failure.cause")
-        )
-
-        def failure(state_id: str, error: str, cause: str) -> sfn.IChainable:
-            key = "cause.$" if cause.startswith(("$", "States.")) else "cause"
-            return sfn.Pass(self, state_id, parameters={"error": error, key: cause}, result_path="$.failure").next(
-                failed
-            )
-
+        self._failed = FailureTail(self, "Failure", alert=[alert], fail_state_id="RetrainingFailed")
         defaults = sfn.Pass(
             self,
             "ApplyDefaults",
-            parameters={"merged.$": f"States.JsonMerge(States.StringToJson('{DEFAULT_INPUT}'), $, false)"},
+            parameters={
+                "merged": sfn.JsonPath.json_merge(
+                    sfn.JsonPath.string_to_json(DEFAULT_INPUT), sfn.JsonPath.entire_payload
+                )
+            },
             output_path="$.merged",
         )
-        running_workflows = tasks.CallAwsService(
+        guard = OverlapGuard(
             self,
-            "ListRunningWorkflows",
-            service="sfn",
-            action="listExecutions",
-            iam_action="states:ListExecutions",
-            parameters={"StateMachineArn": own_arn, "StatusFilter": "RUNNING"},
-            iam_resources=[own_arn],
-            result_selector={"count.$": "States.ArrayLength($.Executions)"},
-            result_path="$.running_workflows",
+            "OverlapGuard",
+            own_arn=own_arn,
+            pipeline_name=pipeline_name,
+            pipeline_arn=pipeline_arn,
+            failed=self._failed,
         )
-        latest_pipeline = tasks.CallAwsService(
+        self.definition = (
+            defaults.next(guard)
+            .next(self._choose_input(input_data_parameter))
+            .next(self._start_pipeline(pipeline_name, pipeline_arn))
+            .next(self._follow_pipeline(pipeline_name, poll_interval))
+            .next(sfn.Succeed(self, "PipelineSucceeded"))
+        )
+
+    def _choose_input(self, input_data_parameter: str) -> sfn.Chain:
+        """A new dataset is trained on itself; a schedule (or manual start) trains on the pipeline's default input."""
+        train_on_dataset = sfn.Pass(
             self,
-            "LatestPipelineExecution",
-            service="sagemaker",
-            action="listPipelineExecutions",
-            parameters={
-                "PipelineName": pipeline_name,
-                "SortBy": "CreationTime",
-                "SortOrder": "Descending",
-                "MaxResults": 1,
-            },
-            iam_resources=[pipeline_arn],
-            # A list, empty when the pipeline never ran: no path here can be missing (AWS fails on a missing path).
-            result_selector={"statuses.$": "$.PipelineExecutionSummaries[*].PipelineExecutionStatus"},
-            result_path="$.latest",
+            "TrainOnTheNewDataset",
+            parameters={"list": [{"Name": input_data_parameter, "Value.$": "$.curated_uri"}]},
+            result_path="$.pipeline_parameters",
         )
-        latest_state = sfn.Pass(
-            self,
-            "IsLatestPipelineRunning",
-            parameters={
-                f"{state.lower()}.$": f"States.ArrayContains($.latest.statuses, '{state}')"
-                for state in PIPELINE_RUNNING
-            },
-            result_path="$.latest_running",
+        train_on_default = sfn.Pass(
+            self, "TrainOnTheDefaultInput", parameters={"list": []}, result_path="$.pipeline_parameters"
         )
+        return (
+            sfn.Choice(self, "WhichInput")
+            .when(sfn.Condition.string_equals("$.trigger", "dataset"), train_on_dataset)
+            .otherwise(train_on_default)
+            .afterwards()
+        )
+
+    def _start_pipeline(self, pipeline_name: str, pipeline_arn: str) -> tasks.CallAwsService:
         start = tasks.CallAwsService(
             self,
             "StartPipeline",
@@ -118,16 +191,28 @@ class RetrainingWorkflow(Construct):
             action="startPipelineExecution",
             parameters={
                 "PipelineName": pipeline_name,
-                "ClientRequestToken.$": "States.UUID()",
-                "PipelineExecutionDescription.$": "States.Format('trigger={} dataset={} sha256={}', "
-                "$.trigger, $.curated_uri, $.sha256)",
+                "ClientRequestToken": sfn.JsonPath.uuid(),
+                "PipelineExecutionDescription": sfn.JsonPath.format(
+                    "trigger={} dataset={} sha256={}",
+                    sfn.JsonPath.string_at("$.trigger"),
+                    sfn.JsonPath.string_at("$.curated_uri"),
+                    sfn.JsonPath.string_at("$.sha256"),
+                ),
                 "PipelineParameters.$": "$.pipeline_parameters.list",
             },
             iam_resources=[pipeline_arn],
             result_selector={"arn.$": "$.PipelineExecutionArn"},
             result_path="$.pipeline_execution",
         )
-        wait = sfn.Wait(self, "WaitForPipeline", time=sfn.WaitTime.duration(poll_interval))
+        start.add_catch(
+            self._failed.failure(self, "StartPipelineFailed", "RetrainingFailed", error_cause()), **catch_all()
+        )
+        return start
+
+    def _follow_pipeline(self, pipeline_name: str, poll_interval: Duration) -> PollUntilSettled:
+        execution_arns = Stack.of(self).format_arn(
+            service="sagemaker", resource="pipeline", resource_name=f"{pipeline_name}/execution/*"
+        )
         poll = tasks.CallAwsService(
             self,
             "PollPipeline",
@@ -138,68 +223,27 @@ class RetrainingWorkflow(Construct):
             result_selector={"status.$": "$.PipelineExecutionStatus"},
             result_path="$.pipeline_status",
         )
-        for state in (running_workflows, latest_pipeline, start, poll):
-            state.add_catch(
-                failure(f"{state.node.id}Failed", "RetrainingFailed", "$.error.Cause"),
-                errors=[sfn.Errors.ALL],
-                result_path="$.error",
-            )
-
-        skipped = sfn.Succeed(self, "SkippedOverlappingRun", comment="another retraining is running")
-        pipeline_failed = failure(
-            "PipelineDidNotSucceed",
-            "PipelineFailed",
-            "States.Format('pipeline execution {} ended {}', $.pipeline_execution.arn, $.pipeline_status.status)",
+        poll.add_catch(
+            self._failed.failure(self, "PollPipelineFailed", "RetrainingFailed", error_cause()), **catch_all()
         )
-        outcome = (
-            sfn.Choice(self, "PipelineOutcome")
-            .when(
-                sfn.Condition.or_(
-                    *[sfn.Condition.string_equals("$.pipeline_status.status", s) for s in PIPELINE_RUNNING]
-                ),
-                wait,
-            )
-            .when(
-                sfn.Condition.string_equals("$.pipeline_status.status", "Succeeded"),
-                sfn.Succeed(self, "PipelineSucceeded"),
-            )
-            .otherwise(pipeline_failed)
-        )
-        wait.next(poll).next(outcome)
-        start.next(wait)
-        # A new dataset is trained on itself; a schedule (or manual start) trains on the pipeline's default input.
-        train_on_dataset = sfn.Pass(
+        status = "$.pipeline_status.status"
+        return PollUntilSettled(
             self,
-            "TrainOnTheNewDataset",
-            parameters={"list": [{"Name": input_data_parameter, "Value.$": "$.curated_uri"}]},
-            result_path="$.pipeline_parameters",
-        )
-        train_on_default = sfn.Pass(
-            self, "TrainOnTheDefaultInput", parameters={"list": []}, result_path="$.pipeline_parameters"
-        )
-        choose_input = (
-            sfn.Choice(self, "WhichInput")
-            .when(sfn.Condition.string_equals("$.trigger", "dataset"), train_on_dataset)
-            .otherwise(train_on_default)
-        )
-        train_on_dataset.next(start)
-        train_on_default.next(start)
-        latest_running = (
-            sfn.Choice(self, "PipelineAlreadyRunning")
-            .when(
-                sfn.Condition.or_(
-                    *[
-                        sfn.Condition.boolean_equals(f"$.latest_running.{state.lower()}", True)
-                        for state in PIPELINE_RUNNING
-                    ]
+            "FollowPipeline",
+            wait_state_id="WaitForPipeline",
+            interval=poll_interval,
+            poll=poll,
+            choice_state_id="PipelineOutcome",
+            in_progress=sfn.Condition.or_(*[sfn.Condition.string_equals(status, s) for s in PIPELINE_RUNNING]),
+            settled=sfn.Condition.string_equals(status, "Succeeded"),
+            otherwise=self._failed.failure(
+                self,
+                "PipelineDidNotSucceed",
+                "PipelineFailed",
+                sfn.JsonPath.format(
+                    "pipeline execution {} ended {}",
+                    sfn.JsonPath.string_at("$.pipeline_execution.arn"),
+                    sfn.JsonPath.string_at(status),
                 ),
-                skipped,
-            )
-            .otherwise(choose_input)
+            ),
         )
-        alone = (
-            sfn.Choice(self, "OtherWorkflowRunning")
-            .when(sfn.Condition.number_greater_than("$.running_workflows.count", 1), skipped)
-            .otherwise(latest_pipeline.next(latest_state).next(latest_running))
-        )
-        self.definition = defaults.next(running_workflows).next(alone)

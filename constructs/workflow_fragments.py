@@ -1,0 +1,117 @@
+"""Step Functions pieces both workflows share (phases 04 and 06): the failure tail and the poll-until-settled loop.
+
+The workflows are written as `sfn.StateMachineFragment`s chained in execution order. Two things a fragment needs
+that CDK does not ship:
+- `ChoiceExit`: a fragment end that is a branch of a Choice (chaining the fragment adds that branch), so a fragment
+  can end in a decision without an extra Pass state;
+- `FailureTail`: every handled failure records `$.failure {error, cause}`, alerts a human, and fails the execution
+  with that error and cause.
+
+Rendering note: CDK lists a state machine's states in the order it discovers them, which follows the order states
+were connected. Fragments connect their states in the order they run, which is the order the definitions had
+before they were split into fragments, so the synthesized definitions did not change (template snapshots).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jsii
+from aws_cdk import Duration
+from aws_cdk import aws_stepfunctions as sfn
+
+from constructs import Construct
+
+
+def catch_all() -> dict:
+    """add_catch arguments for "any error": the error object goes to $.error, where failures read its Cause."""
+    return {"errors": [sfn.Errors.ALL], "result_path": "$.error"}
+
+
+def error_cause() -> str:
+    """The Cause of the error a catch-all stored in $.error."""
+    return sfn.JsonPath.string_at("$.error.Cause")
+
+
+@jsii.implements(sfn.INextable)
+class ChoiceExit:
+    """The end of a fragment that is a branch of `choice`: `condition`, or the otherwise branch when None.
+
+    `fragment.next(state)` (or a Chain through the fragment) connects the branch to `state`.
+    """
+
+    def __init__(self, choice: sfn.Choice, condition: sfn.Condition | None = None) -> None:
+        self._choice = choice
+        self._condition = condition
+
+    def next(self, state: sfn.IChainable) -> sfn.Chain:
+        if self._condition is None:
+            self._choice.otherwise(state)
+        else:
+            self._choice.when(self._condition, state)
+        return sfn.Chain.start(state)
+
+
+class FailureTail(sfn.StateMachineFragment):
+    """Alert, then fail with `$.failure.error` / `$.failure.cause`. States join it through `failure(...)`.
+
+    `alert`: the states that tell a human (their last one is chained to the Fail state), e.g. an SNS publish.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, alert: Sequence[sfn.State], fail_state_id: str) -> None:
+        super().__init__(scope, construct_id)
+        chain = sfn.Chain.start(alert[0])
+        for state in alert[1:]:
+            chain = chain.next(state)
+        chain.next(sfn.Fail(self, fail_state_id, error_path="$.failure.error", cause_path="$.failure.cause"))
+        self._start = alert[0]
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self._start
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return []
+
+    def failure(self, scope: Construct, state_id: str, error: str, cause: str) -> sfn.Chain:
+        """A Pass (in `scope`) that sets $.failure to {error, cause} and joins the tail.
+
+        `cause` is literal text or a JsonPath expression (`sfn.JsonPath.format`, `error_cause()`).
+        """
+        return sfn.Pass(scope, state_id, parameters={"error": error, "cause": cause}, result_path="$.failure").next(
+            self
+        )
+
+
+class PollUntilSettled(sfn.StateMachineFragment):
+    """Wait -> `poll` (a Describe call) -> Choice: back to Wait while `in_progress`; the fragment's end when
+    `settled`; `otherwise` anything else. Waiting this way (not `.sync`) behaves the same in AWS and under moto.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        wait_state_id: str,
+        interval: Duration,
+        poll: sfn.TaskStateBase,
+        choice_state_id: str,
+        in_progress: sfn.Condition,
+        settled: sfn.Condition,
+        otherwise: sfn.IChainable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._wait = sfn.Wait(self, wait_state_id, time=sfn.WaitTime.duration(interval))
+        choice = sfn.Choice(self, choice_state_id).when(in_progress, self._wait).otherwise(otherwise)
+        self._wait.next(poll).next(choice)
+        self._exit = ChoiceExit(choice, settled)
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self._wait
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return [self._exit]
