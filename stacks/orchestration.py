@@ -24,7 +24,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from config import EnvironmentConfig
 from constructs import Construct
 from constructs.compliance import acknowledge
-from constructs.promotion_workflow import PromotionTargets, PromotionWorkflow
+from constructs.promotion import PromotionTargets, PromotionWorkflow
 from constructs.python_function import PowertoolsFunction
 from constructs.retraining_workflow import RetrainingWorkflow
 from stacks.foundation import Foundation
@@ -89,7 +89,7 @@ class OrchestrationStack(Stack):
             self,
             "Promotion",
             targets=PromotionTargets(
-                prefix=config.prefix,
+                names=config.names,
                 tags=config.mandatory_tags,
                 endpoint_names=serving.endpoint_names,
                 endpoint_role=serving.endpoint_role,

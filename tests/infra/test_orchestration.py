@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config import load_all_environments
-from constructs.promotion_workflow import deployment_config
+from constructs.promotion.guardrails import deployment_config
 from tests.workflows.asl import Resolver
 
 CONFIGS = load_all_environments()

@@ -1,0 +1,30 @@
+"""What the promotion workflow deploys to and records in: typed references from the serving, foundation, training
+and orchestration stacks (stacks/orchestration.py builds it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
+
+from config.names import Names
+
+
+@dataclass(frozen=True)
+class PromotionTargets:
+    names: Names  # the environment's names: models and endpoint configs of a release start with names.prefix
+    tags: dict[str, str]  # mandatory tags, put on every model, endpoint config and endpoint the workflow creates
+    endpoint_names: dict[str, str]  # stage -> endpoint name
+    endpoint_role: iam.IRole
+    key: kms.IKey
+    data_capture_uri: str
+    guard_alarm_names: tuple[str, ...]  # alarms that roll a prod rollout back
+    current_package_parameters: dict[str, ssm.IStringParameter]  # stage -> package ARN it serves
+    previous_package_parameter: ssm.IStringParameter  # prod's previously served package (rollback target)
+    model_package_group_name: str
+    alerts_topic: sns.ITopic
+    smoke_function: lambda_.IFunction
