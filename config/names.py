@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PROJECT = "titanic-sagemaker"  # the `project` tag value, the metrics namespace and the start of every description
+PROJECT = "titanic-sagemaker"  # the `project` tag value and the start of every description
+METRICS_NAMESPACE = PROJECT  # the Lambda functions' Powertools metrics
 
 # Serving (phase 04).
 STAGES = ("staging", "prod")  # endpoint stages, in release order

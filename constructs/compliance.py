@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jsii
 from aws_cdk import Acknowledgment, CfnResource, IAspect, Stack, TagManager, Tags, Validations
 
@@ -57,29 +59,56 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule_id}", reason=reason))
 
 
+def merge_wildcard_reasons(*parts: dict[str, str]) -> dict[str, str]:
+    """{wildcard resource: IAM5 reason} of several pieces of one policy; one resource cannot have two reasons."""
+    merged: dict[str, str] = {}
+    for part in parts:
+        for resource, reason in part.items():
+            if merged.setdefault(resource, reason) != reason:
+                raise ValueError(f"{resource} has two reasons: {merged[resource]!r} and {reason!r}")
+    return merged
+
+
+def nag_resource(value: object) -> str:
+    """A resolved IAM resource as cdk-nag writes it in a finding id (its flattenCfnReference): Fn::Join joined,
+    `Ref` as <Name>, `Fn::GetAtt` as <Resource.Attribute>, an import as its export name."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.replace("${", "<").replace("}", ">")
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(nag_resource(part) for part in parts)
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return nag_resource(value["Fn::Sub"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        resource, attribute = value["Fn::GetAtt"]
+        return f"<{nag_resource(resource)}.{nag_resource(attribute)}>"
+    if isinstance(value, dict) and "Fn::ImportValue" in value:
+        return nag_resource(value["Fn::ImportValue"])
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{nag_resource(value['Ref'])}>"
+    return json.dumps(value, separators=(",", ":"))
+
+
 @jsii.implements(IValidation)
-class _LateAcknowledgment:
-    def __init__(self, scope: IConstruct, token: str, suffix: str, reason: str) -> None:
-        self._scope, self._token, self._suffix, self._reason = scope, token, suffix, reason
+class _WildcardAcknowledgment:
+    def __init__(self, scope: IConstruct, resource: str, reason: str) -> None:
+        self._scope, self._resource, self._reason = scope, resource, reason
 
     def validate(self) -> list[str]:
-        resolved = Stack.of(self._scope).resolve(self._token)
-        if isinstance(resolved, dict) and "Fn::ImportValue" in resolved:
-            rendered = resolved["Fn::ImportValue"]
-        elif isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
-            rendered = "<{}.{}>".format(*resolved["Fn::GetAtt"])
-        else:
-            return [f"acknowledge_resolved: cannot render {resolved!r}"]
-        acknowledge(self._scope, f"AwsSolutions-IAM5[Resource::{rendered}{self._suffix}]", self._reason)
+        rendered = nag_resource(Stack.of(self._scope).resolve(self._resource))
+        acknowledge(self._scope, f"AwsSolutions-IAM5[Resource::{rendered}]", self._reason)
         return []
 
 
-def acknowledge_resolved(scope: IConstruct, token: str, suffix: str, reason: str) -> None:
-    """Acknowledge an IAM5 wildcard finding on `<token><suffix>` where the token is another stack's attribute.
+def acknowledge_wildcard(scope: IConstruct, resource: str, reason: str) -> None:
+    """Acknowledge the IAM5 finding of one wildcard `resource` (as written in the statement, tokens and all) of the
+    policy `scope`.
 
-    cdk-nag names such a resource by its export (`<stack>:<export name>`), which exists only after CDK has resolved
-    cross-stack references; this adds the acknowledgment in the validation phase, when the export name is known.
+    The finding id is rendered like cdk-nag renders it, in the validation phase: a resource of another stack is
+    named by its export (`<stack>:<export name>`), which exists only after CDK has resolved cross-stack references.
     """
     if len(reason.strip()) < MIN_REASON_LENGTH:
-        raise ValueError(f"acknowledgment on {scope.node.path} needs a specific reason, got {reason!r}")
-    scope.node.add_validation(_LateAcknowledgment(scope, token, suffix, reason))
+        raise ValueError(f"acknowledgment of {resource} on {scope.node.path} needs a specific reason, got {reason!r}")
+    scope.node.add_validation(_WildcardAcknowledgment(scope, resource, reason))

@@ -24,17 +24,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, Duration, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import AssetHashType, BundlingOptions, Duration, ILocalBundling, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 
+from config.names import METRICS_NAMESPACE, dead_letter_queue, lambda_log_group
+from config.paths import PROJECT_ROOT
 from constructs import Construct
 from constructs.compliance import acknowledge
+from constructs.retention import removal_policy, retained_log_group
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 # Powertools for AWS Lambda (Python) v3, the AWS-published layer for python3.13 on arm64 (account 017000801446).
 # Pinned: version 27 is the newest listed in the Powertools installation docs when this was written. Tests run
@@ -90,55 +91,26 @@ class PowertoolsFunction(Construct):
         retry_attempts: int = 2,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        removal = RemovalPolicy.DESTROY if destroy_on_delete else RemovalPolicy.RETAIN
-
-        self.log_group = logs.LogGroup(
+        self.log_group = retained_log_group(
             self,
             "Logs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            encryption_key=key,
-            removal_policy=removal,
+            name=lambda_log_group(function_name),
+            retention_days=log_retention_days,
+            destroy_on_delete=destroy_on_delete,
+            key=key,
         )
-        # Any CloudWatch value (config validates it); the L2 enum has no constructor from a number of days.
-        self.log_group.node.default_child.retention_in_days = log_retention_days
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetters",
-            queue_name=f"{function_name}-dlq",
+            queue_name=dead_letter_queue(function_name),
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             data_key_reuse=Duration.hours(1),
             enforce_ssl=True,
             retention_period=Duration.days(14),
-            removal_policy=removal,
+            removal_policy=removal_policy(destroy_on_delete),
         )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{function_name}: its own logs, X-Ray, dead letters, plus what its stack grants",
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
-            )
-        )
-        # The environment key encrypts the dead letters; callers whose data uses the same key need nothing more.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UseTheEnvironmentKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
-            )
-        )
-
-        files = asset_files(source, shared_files)
+        self.role = self._role(function_name, key)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -147,18 +119,8 @@ class PowertoolsFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler="handler.handler",
-            code=lambda_.Code.from_asset(
-                str(PROJECT_ROOT / source),
-                asset_hash_type=AssetHashType.OUTPUT,
-                bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_CopyFiles(files)),
-            ),
-            layers=[
-                lambda_.LayerVersion.from_layer_version_arn(
-                    self,
-                    "Powertools",
-                    POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region),
-                )
-            ],
+            code=self._code(source, shared_files),
+            layers=[self._powertools_layer()],
             role=self.role,
             memory_size=memory_size,
             timeout=timeout or Duration.seconds(30),
@@ -167,7 +129,7 @@ class PowertoolsFunction(Construct):
             retry_attempts=retry_attempts,
             environment={
                 "POWERTOOLS_SERVICE_NAME": function_name,
-                "POWERTOOLS_METRICS_NAMESPACE": "titanic-sagemaker",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **(environment or {}),
             },
@@ -187,4 +149,45 @@ class PowertoolsFunction(Construct):
             "AwsSolutions-L1",
             "python3.13 is the project's Lambda runtime, matched by the pinned Powertools v3 layer name "
             "(...-python313-arm64); python3.14 is a deliberate change of RUNTIME and POWERTOOLS_LAYER together.",
+        )
+
+    def _role(self, function_name: str, key: kms.IKey) -> iam.Role:
+        """A dedicated role: its own log group, its dead letters, the environment key (X-Ray is added by CDK)."""
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{function_name}: its own logs, X-Ray, dead letters, plus what its stack grants",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
+            )
+        )
+        # The environment key encrypts the dead letters; callers whose data uses the same key need nothing more.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UseTheEnvironmentKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+            )
+        )
+        return role
+
+    def _code(self, source: str, shared_files: Sequence[str]) -> lambda_.Code:
+        return lambda_.Code.from_asset(
+            str(PROJECT_ROOT / source),
+            asset_hash_type=AssetHashType.OUTPUT,
+            bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_CopyFiles(asset_files(source, shared_files))),
+        )
+
+    def _powertools_layer(self) -> lambda_.ILayerVersion:
+        stack = Stack.of(self)
+        return lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region)
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from constructs.retention import removal_policy
 
 
 class SecureBucket(Construct):
@@ -52,5 +53,5 @@ class SecureBucket(Construct):
                 ),
                 *(lifecycle_rules or []),
             ],
-            removal_policy=RemovalPolicy.DESTROY if destroy_on_delete else RemovalPolicy.RETAIN,
+            removal_policy=removal_policy(destroy_on_delete),
         )

@@ -15,16 +15,17 @@ from aws_cdk import aws_s3_assets as s3_assets
 
 from config import EnvironmentConfig
 from config.names import DATASET_EVENT_DETAIL_TYPE, DATASET_EVENT_SOURCE
+from config.paths import SEED_DATASET
 from constructs import Construct, IConstruct
-from constructs.compliance import acknowledge
-from constructs.python_function import PROJECT_ROOT, PowertoolsFunction
+from constructs.grants import PolicyGrants
+from constructs.python_function import PowertoolsFunction
 from constructs.secure_bucket import SecureBucket
 from stacks.foundation import Foundation
 
 RAW_PREFIX = "raw/"
 CURATED_PREFIX = "curated/"
 QUARANTINE_PREFIX = "quarantine/"
-SEED_FILE = PROJECT_ROOT / "data" / "titanic.csv"
+SEED_FILE = SEED_DATASET
 SEED_NAME = "titanic.csv"
 # The curated copy of the seed data: the SageMaker pipeline's default input.
 CURATED_DATASET_KEY = CURATED_PREFIX + SEED_NAME
@@ -56,19 +57,32 @@ class DataStack(Stack):
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, foundation: Foundation, **kwargs
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        settings = config.data
-        destroy = config.data_removal_policy == "destroy"
-        key = foundation.key
+        self._config = config
+        bucket = self._data_bucket(foundation)
+        validator = self._validator(bucket, foundation)
+        rule = self._validate_every_raw_object(bucket, validator)
+        seed_key = RAW_PREFIX + SEED_NAME
+        self._seed(bucket, seed_key, foundation.key, depends_on=[rule, validator.function, validator.role])
+        self.outputs = DataLake(
+            bucket=bucket,
+            raw_prefix=RAW_PREFIX,
+            curated_prefix=CURATED_PREFIX,
+            quarantine_prefix=QUARANTINE_PREFIX,
+            curated_dataset_key=CURATED_DATASET_KEY,
+            curated_dataset_uri=f"s3://{bucket.bucket_name}/{CURATED_DATASET_KEY}",
+        )
 
-        # One bucket, three prefixes: one key, one access-log stream, one EventBridge switch; IAM scopes by prefix.
+    def _data_bucket(self, foundation: Foundation) -> s3.IBucket:
+        """One bucket, three prefixes: one key, one access-log stream, one EventBridge switch; IAM scopes by prefix."""
+        config, settings = self._config, self._config.data
         data = SecureBucket(
             self,
             "Data",
-            encryption_key=key,
+            encryption_key=foundation.key,
             access_log_bucket=foundation.access_log_bucket,
             access_log_prefix="data/",
             noncurrent_version_expiration_days=config.storage.noncurrent_version_expiration_days,
-            destroy_on_delete=destroy,
+            destroy_on_delete=config.destroy_on_delete,
             lifecycle_rules=[
                 s3.LifecycleRule(id=f"expire-{prefix.rstrip('/')}", prefix=prefix, expiration=Duration.days(days))
                 for prefix, days in (
@@ -78,13 +92,15 @@ class DataStack(Stack):
                 )
             ],
         )
-        bucket = data.bucket
-        # Native S3 → EventBridge notifications. The L2 `event_bridge_enabled` option would add CDK's notification
+        # Native S3 -> EventBridge notifications. The L2 `event_bridge_enabled` option would add CDK's notification
         # custom resource (an untaggable helper Lambda with a managed policy); CloudFormation supports it directly.
-        bucket.node.default_child.add_property_override(
+        data.bucket.node.default_child.add_property_override(
             "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
         )
+        return data.bucket
 
+    def _validator(self, bucket: s3.IBucket, foundation: Foundation) -> PowertoolsFunction:
+        config, settings = self._config, self._config.data
         validator = PowertoolsFunction(
             self,
             "ValidateData",
@@ -92,9 +108,9 @@ class DataStack(Stack):
             source="lambdas/validate_data",
             shared_files=("ml/__init__.py", "ml/schema.py"),
             description="Validates raw passenger CSVs against ml/schema.py: curated + event, or quarantine + alert",
-            key=key,
+            key=foundation.key,
             log_retention_days=config.log_retention_days,
-            destroy_on_delete=destroy,
+            destroy_on_delete=config.destroy_on_delete,
             memory_size=settings.validation_memory_mb,
             timeout=Duration.seconds(settings.validation_timeout_seconds),
             environment={
@@ -110,8 +126,10 @@ class DataStack(Stack):
             },
         )
         self._grant_validator(validator.role, bucket, foundation)
+        return validator
 
-        rule = events.Rule(
+    def _validate_every_raw_object(self, bucket: s3.IBucket, validator: PowertoolsFunction) -> events.Rule:
+        return events.Rule(
             self,
             "RawObjectCreated",
             description="Every object created under raw/ in the data bucket goes to the validation Lambda",
@@ -130,35 +148,31 @@ class DataStack(Stack):
             ],
         )
 
-        seed_key = RAW_PREFIX + SEED_NAME
-        self._seed(config, bucket, seed_key, key, depends_on=[rule, validator.function, validator.role])
-
-        curated_key = CURATED_DATASET_KEY
-        self.outputs = DataLake(
-            bucket=bucket,
-            raw_prefix=RAW_PREFIX,
-            curated_prefix=CURATED_PREFIX,
-            quarantine_prefix=QUARANTINE_PREFIX,
-            curated_dataset_key=curated_key,
-            curated_dataset_uri=f"s3://{bucket.bucket_name}/{curated_key}",
-        )
-
-    def _grant_validator(self, role: iam.IRole, bucket: s3.IBucket, foundation: Foundation) -> None:
+    def _grant_validator(self, role: iam.Role, bucket: s3.IBucket, foundation: Foundation) -> None:
         """Read raw, write curated/quarantine, publish on the default bus and the alerts topic (the key: see
         PowertoolsFunction, which grants kms:Decrypt/GenerateDataKey on the environment key)."""
-        destinations = [bucket.arn_for_objects(f"{prefix}*") for prefix in (CURATED_PREFIX, QUARANTINE_PREFIX)]
-        statements = [
+        raw = bucket.arn_for_objects(f"{RAW_PREFIX}*")
+        curated, quarantine = (bucket.arn_for_objects(f"{prefix}*") for prefix in (CURATED_PREFIX, QUARANTINE_PREFIX))
+        grants = PolicyGrants(role)
+        grants.add(
             iam.PolicyStatement(
-                sid="ReadRawVersions",
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[bucket.arn_for_objects(f"{RAW_PREFIX}*")],
+                sid="ReadRawVersions", actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[raw]
             ),
+            because="Reads only under raw/: uploads arrive under unpredictable names; the prefix is the scope.",
+        )
+        grants.add(
             # Read back and tag its own outputs: how a retry of the same object version finds the work done.
             iam.PolicyStatement(
                 sid="WriteCuratedAndQuarantine",
                 actions=["s3:PutObject", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
-                resources=destinations,
+                resources=[curated, quarantine],
             ),
+            because={
+                curated: "Writes (and reads back its own marker tags) only under curated/, keyed like the upload.",
+                quarantine: "Writes copies and reports (and reads back its own tags) only under quarantine/.",
+            },
+        )
+        grants.add(
             iam.PolicyStatement(
                 sid="ListOwnOutputs",
                 actions=["s3:ListBucket"],
@@ -174,30 +188,12 @@ class DataStack(Stack):
             iam.PolicyStatement(
                 sid="PublishAlerts", actions=["sns:Publish"], resources=[foundation.alerts_topic.topic_arn]
             ),
-        ]
-        for statement in statements:
-            role.add_to_principal_policy(statement)
-        bucket_arn = f"<{self.get_logical_id(bucket.node.default_child)}.Arn>"
-        reasons = {
-            RAW_PREFIX: "Reads only under raw/: uploads arrive under unpredictable names; the prefix is the scope.",
-            CURATED_PREFIX: "Writes (and reads back its own marker tags) only under curated/, keyed like the upload.",
-            QUARANTINE_PREFIX: "Writes copies and reports (and reads back its own tags) only under quarantine/.",
-        }
-        for prefix, reason in reasons.items():
-            acknowledge(
-                role.node.find_child("DefaultPolicy"), f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}*]", reason
-            )
+        )
 
-    def _seed(
-        self,
-        config: EnvironmentConfig,
-        bucket: s3.IBucket,
-        seed_key: str,
-        key: kms.IKey,
-        depends_on: Sequence[IConstruct],
-    ) -> None:
+    def _seed(self, bucket: s3.IBucket, seed_key: str, key: kms.IKey, depends_on: Sequence[IConstruct]) -> None:
         """Copy data/titanic.csv into raw/ on deploy with a small custom resource this stack owns (tagged, no
         wildcard IAM), instead of BucketDeployment's CDK-internal Lambda (see docs/01-data-ingestion.md)."""
+        config = self._config
         asset = s3_assets.Asset(self, "SeedAsset", path=str(SEED_FILE))
         seeder = PowertoolsFunction(
             self,
@@ -207,7 +203,7 @@ class DataStack(Stack):
             description="CloudFormation custom resource: copies the bundled Titanic CSV into raw/ on deploy",
             key=key,
             log_retention_days=config.log_retention_days,
-            destroy_on_delete=config.data_removal_policy == "destroy",
+            destroy_on_delete=config.destroy_on_delete,
             memory_size=128,
             timeout=Duration.seconds(60),
             retry_attempts=0,

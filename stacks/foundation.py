@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -14,6 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from config import EnvironmentConfig
 from config.names import PROJECT
 from constructs import Construct
+from constructs.retention import removal_policy
 from constructs.secure_bucket import SecureBucket
 
 
@@ -40,7 +41,7 @@ class FoundationStack(Stack):
             description=names.description("encrypts data, artifacts, logs and alerts"),
             enable_key_rotation=True,
             pending_window=Duration.days(7 if destroy else 30),
-            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
+            removal_policy=removal_policy(destroy),
         )
         # CloudWatch alarms and EventBridge rules publish to the encrypted alerts topic: they need the key.
         key.add_to_resource_policy(

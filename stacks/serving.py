@@ -1,9 +1,12 @@
-"""Phase 04: everything durable around the endpoints.
+"""Phase 04 (serving): everything durable around the endpoints. The endpoints are not in this stack.
 
 The endpoints themselves (and their models and endpoint configs) are runtime resources: the promotion workflow
-(stacks/orchestration.py) creates them from an approved model package. This stack owns what must exist before and
-after any rollout: the role endpoints run as, the guard alarms a prod rollout watches, the data capture location and
-the parameters recording which package each endpoint serves (the rollback command reads them).
+(constructs/promotion/, deployed by the phase 06 stack stacks/orchestration.py) creates them from an approved model
+package, so CloudFormation never replaces a serving endpoint and the rollback command can redeploy any earlier
+package. This stack owns what must exist before and after any rollout: the role endpoints run as, the guard alarms a
+prod rollout watches, the data capture location and the parameters recording which package each endpoint serves
+(the rollback command reads them). Phase 04 in one list: this stack, constructs/promotion/, lambdas/smoke_test/,
+ml/inference.py and ml/smoke.py, scripts/release.py (README phase map).
 """
 
 from __future__ import annotations
@@ -17,11 +20,17 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 
 from config import EnvironmentConfig
-from config.names import NO_PACKAGE, STAGES, VARIANT_NAME
+from config.names import NO_PACKAGE, STAGES, VARIANT_NAME, Names
+from config.settings import ServingSettings
 from constructs import Construct
-from constructs.compliance import acknowledge, acknowledge_resolved
+from constructs.grants import PolicyGrants, ecr_pull_statements
 from constructs.sklearn_image import ecr_repository_arn, sklearn_image_uri
 from stacks.foundation import Foundation
+
+NO_RESOURCE_LEVEL_PERMISSIONS = (
+    "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions (AWS service "
+    "authorization reference); PutMetricData is limited to the SageMaker namespaces by condition"
+)
 
 
 @dataclass(frozen=True)
@@ -41,109 +50,106 @@ class ServingStack(Stack):
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, foundation: Foundation, **kwargs
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        settings = config.serving
-        env_names = config.names
-        names = env_names.endpoints
-        capture_prefix = env_names.data_capture_prefix
+        names = config.names
+        role = self._endpoint_role(config.region, names, foundation)
+        guard_alarm_names = self._guard_alarms(names, config.serving, foundation)
+        current, previous = self._release_records(names)
+        self.outputs = Serving(
+            endpoint_role=role,
+            endpoint_names=names.endpoints,
+            guard_alarm_names=guard_alarm_names,
+            data_capture_uri=f"s3://{foundation.artifacts_bucket.bucket_name}/{names.data_capture_prefix}",
+            current_package_parameters=current,
+            previous_package_parameter=previous,
+        )
 
+    def _endpoint_role(self, region: str, names: Names, foundation: Foundation) -> iam.Role:
+        """What the model containers behind the endpoints may do: pull the image, read the model, capture data."""
         role = iam.Role(
             self,
             "EndpointRole",
-            role_name=env_names.endpoint_role,
+            role_name=names.endpoint_role,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=env_names.description("runs the models behind the titanic endpoints"),
+            description=names.description("runs the models behind the titanic endpoints"),
         )
-        policy = iam.Policy(
-            self,
-            "EndpointPolicy",
-            statements=[
-                iam.PolicyStatement(
-                    sid="PullTheScikitLearnServingImage",
-                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    resources=[ecr_repository_arn(sklearn_image_uri(config.region), self.partition)],
-                ),
-                iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-                iam.PolicyStatement(
-                    sid="ReadModelArtifacts",
-                    actions=["s3:GetObject"],
-                    resources=[foundation.artifacts_bucket.arn_for_objects("*")],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteDataCapture",
-                    actions=["s3:PutObject"],
-                    resources=[foundation.artifacts_bucket.arn_for_objects(f"{capture_prefix}/*")],
-                ),
-                iam.PolicyStatement(
-                    sid="UseTheEnvironmentKey",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    resources=[foundation.key.key_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteEndpointLogs",
-                    actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[
-                        self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name=env_names.endpoint_log_groups,
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="PublishEndpointMetrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints*", "AWS/SageMaker"]}},
-                ),
-            ],
+        policy = iam.Policy(self, "EndpointPolicy")
+        grants = PolicyGrants(policy)
+        artifacts = foundation.artifacts_bucket
+        grants.add(
+            *ecr_pull_statements(
+                ecr_repository_arn(sklearn_image_uri(region), self.partition),
+                pull_sid="PullTheScikitLearnServingImage",
+                login_sid="AuthenticateToEcr",
+            ),
+            because=NO_RESOURCE_LEVEL_PERMISSIONS,
+        )
+        grants.add(
+            iam.PolicyStatement(
+                sid="ReadModelArtifacts", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("*")]
+            ),
+            because="model.tar.gz keys are chosen by the SageMaker pipeline run (one prefix per execution); the role "
+            "reads objects only (s3:GetObject) of the environment's own artifacts bucket",
+        )
+        grants.add(
+            iam.PolicyStatement(
+                sid="WriteDataCapture",
+                actions=["s3:PutObject"],
+                resources=[artifacts.arn_for_objects(f"{names.data_capture_prefix}/*")],
+            ),
+            because="SageMaker data capture writes one object per captured request under endpoint/variant/date keys "
+            "it chooses; the role may only put objects below this environment's data-capture prefix",
+        )
+        grants.add(
+            iam.PolicyStatement(
+                sid="UseTheEnvironmentKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[foundation.key.key_arn],
+            )
+        )
+        grants.add(
+            iam.PolicyStatement(
+                sid="WriteEndpointLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[
+                    self.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=names.endpoint_log_groups,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
+            because="SageMaker names each endpoint's log group /aws/sagemaker/Endpoints/<endpoint>; the wildcard "
+            "covers only this environment's titanic endpoints",
+        )
+        grants.add(
+            iam.PolicyStatement(
+                sid="PublishEndpointMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints*", "AWS/SageMaker"]}},
+            ),
+            because=NO_RESOURCE_LEVEL_PERMISSIONS,
         )
         policy.attach_to_role(role)
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions (AWS service "
-            "authorization reference); PutMetricData is limited to the SageMaker namespaces by condition",
-        )
-        # The bucket ARN is another stack's export; its rendering in the finding id exists only once references
-        # are resolved, so these two acknowledgments are added then (see acknowledge_resolved).
-        acknowledge_resolved(
-            policy,
-            foundation.artifacts_bucket.bucket_arn,
-            "/*",
-            "model.tar.gz keys are chosen by the SageMaker pipeline run (one prefix per execution); the role reads "
-            "objects only (s3:GetObject) of the environment's own artifacts bucket",
-        )
-        acknowledge_resolved(
-            policy,
-            foundation.artifacts_bucket.bucket_arn,
-            f"/{capture_prefix}/*",
-            "SageMaker data capture writes one object per captured request under endpoint/variant/date keys it "
-            "chooses; the role may only put objects below this environment's data-capture prefix",
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{config.region}:<AWS::AccountId>:log-group:"
-            f"{env_names.endpoint_log_groups}]",
-            "SageMaker names each endpoint's log group /aws/sagemaker/Endpoints/<endpoint>; the wildcard covers only "
-            "this environment's titanic endpoints",
-        )
+        return role
 
-        # Guard alarms on the prod endpoint's variant: any one in ALARM during a blue/green rollout rolls it back.
-        dimensions = {"EndpointName": names["prod"], "VariantName": VARIANT_NAME}
+    def _guard_alarms(self, names: Names, settings: ServingSettings, foundation: Foundation) -> tuple[str, ...]:
+        """Alarms on the prod endpoint's variant: any one in ALARM during a blue/green rollout rolls it back."""
+        prod = names.endpoint("prod")
+        dimensions = {"EndpointName": prod, "VariantName": VARIANT_NAME}
         guards = {
             "5xx": ("Invocation5XXErrors", "Sum", settings.max_5xx_per_minute, "HTTP 5xx responses"),
             "model-errors": ("InvocationModelErrors", "Sum", settings.max_model_errors_per_minute, "model errors"),
             # ModelLatency is reported in microseconds.
             "model-latency": ("ModelLatency", "Average", settings.max_model_latency_ms * 1000, "model latency (us)"),
         }
-        alarm_names = []
         for suffix, (metric_name, statistic, threshold, what) in guards.items():
             alarm = cloudwatch.Alarm(
                 self,
                 f"Guard{metric_name}",
-                alarm_name=env_names.guard_alarm(suffix),
-                alarm_description=f"{names['prod']}: {what} at or above {threshold} per minute; rolls a rollout back",
+                alarm_name=names.guard_alarm(suffix),
+                alarm_description=f"{prod}: {what} at or above {threshold} per minute; rolls a rollout back",
                 metric=cloudwatch.Metric(
                     namespace="AWS/SageMaker",
                     metric_name=metric_name,
@@ -157,31 +163,27 @@ class ServingStack(Stack):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(foundation.alerts_topic))
-            alarm_names.append(env_names.guard_alarm(suffix))  # plain names: no cross-stack export
+        return tuple(names.guard_alarm(suffix) for suffix in guards)  # plain names: no cross-stack export
 
+    def _release_records(self, names: Names) -> tuple[dict[str, ssm.IStringParameter], ssm.IStringParameter]:
+        """Which package each endpoint serves, and what prod served before (written by the promotion workflow)."""
         current = {
             stage: ssm.StringParameter(
                 self,
                 f"{stage.capitalize()}CurrentPackage",
-                parameter_name=env_names.release_parameter(stage, "current"),
+                parameter_name=names.release_parameter(stage, "current"),
                 string_value=NO_PACKAGE,
-                description=f"model package ARN that {names[stage]} serves (written by the promotion workflow)",
+                description=f"model package ARN that {names.endpoint(stage)} serves (written by the promotion "
+                "workflow)",
             )
             for stage in STAGES
         }
         previous = ssm.StringParameter(
             self,
             "ProdPreviousPackage",
-            parameter_name=env_names.release_parameter("prod", "previous"),
+            parameter_name=names.release_parameter("prod", "previous"),
             string_value=NO_PACKAGE,
-            description=f"model package ARN that {names['prod']} served before its current one (rollback target)",
+            description=f"model package ARN that {names.endpoint('prod')} served before its current one (rollback "
+            "target)",
         )
-
-        self.outputs = Serving(
-            endpoint_role=role,
-            endpoint_names=names,
-            guard_alarm_names=tuple(alarm_names),
-            data_capture_uri=f"s3://{foundation.artifacts_bucket.bucket_name}/{capture_prefix}",
-            current_package_parameters=current,
-            previous_package_parameter=previous,
-        )
+        return current, previous

@@ -1,7 +1,8 @@
 """Phase 03: the SageMaker training pipeline, its model package group, its execution role and (optionally) MLflow.
 
 The pipeline definition is built by stacks/training_pipeline_definition.py at synth time, offline; this stack only
-fills its `${...}` placeholders with CloudFormation values (Fn::Sub) and grants the role exactly what the steps use.
+fills its `${...}` placeholders with CloudFormation values (Fn::Sub) and grants the role exactly what the steps use
+(stacks/training_access.py). The steps run the ml/ scripts of phase 02 from a code bundle (constructs/code_bundle.py).
 """
 
 from __future__ import annotations
@@ -10,51 +11,32 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Fn, Stack
+from aws_cdk import Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
 from config import EnvironmentConfig
+from config.names import Names
+from config.paths import PROJECT_ROOT
 from constructs import Construct
 from constructs.code_bundle import CodeBundle, collect
-from constructs.compliance import acknowledge, acknowledge_resolved
-from constructs.sklearn_image import ecr_repository_arn, sklearn_image_uri
+from constructs.sklearn_image import sklearn_image_uri
 from stacks.foundation import Foundation
-from stacks.training_pipeline_definition import (
-    INPUT_DATA_PARAMETER,
-    SERVING_ENTRY_MODULE,
-    DefinitionSettings,
-    build_definition,
+from stacks.training_access import (
+    PipelineAccess,
+    grant_pipeline_execution,
+    mlflow_logging_statement,
+    mlflow_tracking_server,
 )
+from stacks.training_pipeline_contract import INPUT_DATA_PARAMETER, SERVING_ENTRY_MODULE, DefinitionSettings
+from stacks.training_pipeline_definition import build_definition
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The MLflow client the training job installs when the environment has a tracking server (Python 3.9 container).
-TRAINING_REQUIREMENTS = Path(__file__).resolve().parent.parent / "ml" / "requirements-training.txt"
+TRAINING_REQUIREMENTS = PROJECT_ROOT / "ml" / "requirements-training.txt"
 SERVING_ENTRY_SOURCE = Path(__file__).resolve().parent / "bundle_root" / SERVING_ENTRY_MODULE
 # ml/local/ is the local runner (MLflow store, HTTP server): it never runs in a SageMaker container.
 BUNDLE_EXCLUDED_FOLDERS = ("local",)
-
-# SageMaker Pipelines name the jobs it starts "pipelines-<execution id>-<step>-<suffix>".
-PIPELINE_JOB_PREFIX = "pipelines-"
-
-# Actions a training job needs to log runs to a SageMaker-managed MLflow tracking server.
-MLFLOW_LOGGING_ACTIONS = [
-    "sagemaker-mlflow:AccessUI",
-    "sagemaker-mlflow:CreateExperiment",
-    "sagemaker-mlflow:SearchExperiments",
-    "sagemaker-mlflow:GetExperiment",
-    "sagemaker-mlflow:GetExperimentByName",
-    "sagemaker-mlflow:CreateRun",
-    "sagemaker-mlflow:UpdateRun",
-    "sagemaker-mlflow:GetRun",
-    "sagemaker-mlflow:LogMetric",
-    "sagemaker-mlflow:LogParam",
-    "sagemaker-mlflow:LogBatch",
-    "sagemaker-mlflow:LogInputs",
-    "sagemaker-mlflow:LogModel",
-    "sagemaker-mlflow:SetTag",
-]
 
 
 @dataclass(frozen=True)
@@ -89,95 +71,47 @@ class TrainingStack(Stack):
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        settings = config.training
-        pipeline_name = f"{config.prefix}-training"
-        group_name = f"{config.prefix}-models"
-        artifacts_prefix = f"pipelines/{pipeline_name}"
-        image = sklearn_image_uri(config.region)
-
-        bundle = CodeBundle(self, "CodeBundle", files=code_bundle_files())
-        # With MLflow on, the training job alone installs an MLflow client: its bundle adds a root requirements.txt,
-        # which the training toolkit installs. The serving container never sees it (it must not need PyPI).
-        training_bundle = (
-            CodeBundle(
-                self,
-                "TrainingCodeBundle",
-                files={**code_bundle_files(), "requirements.txt": TRAINING_REQUIREMENTS},
-            )
-            if settings.mlflow_tracking_server
-            else bundle
-        )
-
+        settings, names = config.training, config.names
+        bundle, training_bundle = self._code_bundles(with_mlflow_client=settings.mlflow_tracking_server)
         group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",
-            model_package_group_name=group_name,
-            model_package_group_description=f"titanic-sagemaker {config.name}: models registered by {pipeline_name}",
-            model_package_group_policy=self._cross_account_read_policy(config, group_name),
+            model_package_group_name=names.model_package_group,
+            model_package_group_description=names.description(f"models registered by {names.pipeline}"),
+            model_package_group_policy=self._cross_account_read_policy(config),
         )
-        group_arn = self.format_arn(service="sagemaker", resource="model-package-group", resource_name=group_name)
-        packages_arn = self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group_name}/*")
-
         role = iam.Role(
             self,
             "ExecutionRole",
-            role_name=f"{config.prefix}-sagemaker-execution",
+            role_name=names.execution_role,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"titanic-sagemaker {config.name}: runs the {pipeline_name} pipeline and its jobs",
+            description=names.description(f"runs the {names.pipeline} pipeline and its jobs"),
         )
         policy = iam.Policy(self, "ExecutionPolicy", roles=[role])
-
-        artifacts_bucket_arn = foundation.artifacts_bucket.bucket_arn
         tracking_server = None
         if settings.mlflow_tracking_server:
-            tracking_server = self._mlflow_tracking_server(config, foundation, artifacts_bucket_arn)
-            policy.add_statements(
-                iam.PolicyStatement(
-                    sid="LogToMlflow",
-                    actions=MLFLOW_LOGGING_ACTIONS,
-                    resources=[tracking_server.attr_tracking_server_arn],
-                )
-            )
-
-        input_prefix = posixpath.dirname(input_data_key)
-        self._grant_execution(
+            tracking_server = mlflow_tracking_server(self, names, foundation, settings.mlflow_tracking_server_size)
+            policy.add_statements(mlflow_logging_statement(tracking_server))
+        grant_pipeline_execution(
+            self,
             policy,
-            role=role,
-            foundation=foundation,
-            group_name=group_name,
-            input_bucket_arn=input_bucket.bucket_arn,
-            artifacts_bucket_arn=artifacts_bucket_arn,
-            input_prefix=input_prefix,
-            artifacts_prefix=artifacts_prefix,
-            bundle=bundle,
-            training_bundle=training_bundle,
-            image=image,
-            group_arn=group_arn,
-            packages_arn=packages_arn,
+            PipelineAccess(
+                role=role,
+                key_arn=foundation.key.key_arn,
+                input_bucket_arn=input_bucket.bucket_arn,
+                input_prefix=posixpath.dirname(input_data_key),
+                artifacts_bucket_arn=foundation.artifacts_bucket.bucket_arn,
+                artifacts_prefix=names.pipeline_artifacts_prefix,
+                bundle=bundle,
+                training_bundle=training_bundle,
+                image_uri=sklearn_image_uri(config.region),
+                group_arn=self._group_arn(names),
+                packages_arn=self._packages_arn(names),
+                group_name=names.model_package_group,
+            ),
         )
-
         definition = build_definition(
-            DefinitionSettings(
-                pipeline_name=pipeline_name,
-                region=config.region,
-                model_package_group_name=group_name,
-                code_bundle_key=bundle.object_key,
-                training_code_bundle_key=training_bundle.object_key,
-                input_data_key=input_data_key,
-                artifacts_prefix=artifacts_prefix,
-                quality_metric=config.ml.quality_metric,
-                quality_threshold=config.ml.quality_threshold,
-                processing_instance_type=settings.processing_instance_type,
-                processing_instance_count=settings.processing_instance_count,
-                training_instance_type=settings.training_instance_type,
-                preprocess_seed=settings.preprocess_seed,
-                hyperparameters=settings.hyperparameters,
-                mlflow_run_tags=(
-                    {"env": config.name, "purpose": "sagemaker-pipeline", "owner": config.owner}
-                    if tracking_server is not None
-                    else None
-                ),
-            )
+            self._definition_settings(config, bundle, training_bundle, input_data_key, tracking_server is not None)
         )
         variables = {
             "ArtifactsBucket": foundation.artifacts_bucket.bucket_name,
@@ -191,9 +125,9 @@ class TrainingStack(Stack):
         pipeline = sagemaker.CfnPipeline(
             self,
             "Pipeline",
-            pipeline_name=pipeline_name,
-            pipeline_display_name=pipeline_name,
-            pipeline_description=f"titanic-sagemaker {config.name}: preprocess, train, evaluate, gate, register",
+            pipeline_name=names.pipeline,
+            pipeline_display_name=names.pipeline,
+            pipeline_description=names.description("preprocess, train, evaluate, gate, register"),
             role_arn=role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": Fn.sub(definition, variables)},
         )
@@ -203,20 +137,67 @@ class TrainingStack(Stack):
         self.definition = definition
         self.code_bundle = bundle
         self.outputs = TrainingPipeline(
-            pipeline_name=pipeline_name,
-            pipeline_arn=self.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name),
-            model_package_group_name=group_name,
-            model_package_group_arn=group_arn,
+            pipeline_name=names.pipeline,
+            pipeline_arn=self.format_arn(service="sagemaker", resource="pipeline", resource_name=names.pipeline),
+            model_package_group_name=names.model_package_group,
+            model_package_group_arn=self._group_arn(names),
             execution_role=role,
         )
 
-    def _cross_account_read_policy(self, config: EnvironmentConfig, group_name: str) -> dict | None:
+    def _code_bundles(self, *, with_mlflow_client: bool) -> tuple[CodeBundle, CodeBundle]:
+        """The bundle every step unpacks, and the training job's (the same, with MLflow on plus a root
+        requirements.txt the training toolkit installs; the serving container never sees it, it must not need PyPI)."""
+        bundle = CodeBundle(self, "CodeBundle", files=code_bundle_files())
+        if not with_mlflow_client:
+            return bundle, bundle
+        training_files = {**code_bundle_files(), "requirements.txt": TRAINING_REQUIREMENTS}
+        return bundle, CodeBundle(self, "TrainingCodeBundle", files=training_files)
+
+    def _group_arn(self, names: Names) -> str:
+        return self.format_arn(
+            service="sagemaker", resource="model-package-group", resource_name=names.model_package_group
+        )
+
+    def _packages_arn(self, names: Names) -> str:
+        return self.format_arn(
+            service="sagemaker", resource="model-package", resource_name=f"{names.model_package_group}/*"
+        )
+
+    def _definition_settings(
+        self,
+        config: EnvironmentConfig,
+        bundle: CodeBundle,
+        training_bundle: CodeBundle,
+        input_data_key: str,
+        with_mlflow: bool,
+    ) -> DefinitionSettings:
+        settings, names = config.training, config.names
+        return DefinitionSettings(
+            pipeline_name=names.pipeline,
+            region=config.region,
+            model_package_group_name=names.model_package_group,
+            code_bundle_key=bundle.object_key,
+            training_code_bundle_key=training_bundle.object_key,
+            input_data_key=input_data_key,
+            artifacts_prefix=names.pipeline_artifacts_prefix,
+            quality_metric=config.ml.quality_metric,
+            quality_threshold=config.ml.quality_threshold,
+            processing_instance_type=settings.processing_instance_type,
+            processing_instance_count=settings.processing_instance_count,
+            training_instance_type=settings.training_instance_type,
+            preprocess_seed=settings.preprocess_seed,
+            hyperparameters=settings.hyperparameters,
+            # With a tracking server, ml/train.py logs its run with these tags (seed 004 conventions).
+            mlflow_run_tags=(
+                {"env": config.name, "purpose": "sagemaker-pipeline", "owner": config.owner} if with_mlflow else None
+            ),
+        )
+
+    def _cross_account_read_policy(self, config: EnvironmentConfig) -> dict | None:
         """Lets the prod account read this group's model packages, only when prod is another account."""
         reader = config.training.prod_account_id
         if reader is None or reader == config.account:
             return None
-        group_arn = self.format_arn(service="sagemaker", resource="model-package-group", resource_name=group_name)
-        packages_arn = self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group_name}/*")
         return iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(
@@ -227,230 +208,7 @@ class TrainingStack(Stack):
                         "sagemaker:ListModelPackages",
                         "sagemaker:DescribeModelPackage",
                     ],
-                    resources=[group_arn, packages_arn],
+                    resources=[self._group_arn(config.names), self._packages_arn(config.names)],
                 )
             ]
         ).to_json()
-
-    def _mlflow_tracking_server(self, config: EnvironmentConfig, foundation: Foundation, bucket_arn: str):
-        prefix = "mlflow"
-        role = iam.Role(
-            self,
-            "MlflowRole",
-            role_name=f"{config.prefix}-mlflow",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"titanic-sagemaker {config.name}: the MLflow tracking server's access to its artifact store",
-        )
-        bucket = foundation.artifacts_bucket
-        mlflow_policy = iam.Policy(
-            self,
-            "MlflowPolicy",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="ArtifactStore",
-                    actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    resources=[f"{bucket_arn}/{prefix}/*"],
-                ),
-                iam.PolicyStatement(
-                    sid="ListArtifactStore",
-                    actions=["s3:ListBucket"],
-                    resources=[bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
-                ),
-                iam.PolicyStatement(
-                    sid="ArtifactEncryption",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=[foundation.key.key_arn],
-                ),
-            ],
-        )
-        acknowledge_resolved(
-            mlflow_policy,
-            foundation.artifacts_bucket.bucket_arn,
-            f"/{prefix}/*",
-            "The tracking server stores one object per logged artifact under the mlflow/ prefix of the artifacts "
-            "bucket; object names are created at run time, so the prefix is the narrowest resource.",
-        )
-        server = sagemaker.CfnMlflowTrackingServer(
-            self,
-            "MlflowTrackingServer",
-            tracking_server_name=f"{config.prefix}-mlflow",
-            artifact_store_uri=f"s3://{bucket.bucket_name}/{prefix}",
-            role_arn=role.role_arn,
-            tracking_server_size=config.training.mlflow_tracking_server_size,
-            # SageMaker Model Registry is the registry of record; MLflow only tracks runs.
-            automatic_model_registration=False,
-        )
-        server.node.add_dependency(mlflow_policy)
-        return server
-
-    def _grant_execution(
-        self,
-        policy: iam.Policy,
-        *,
-        role: iam.Role,
-        foundation: Foundation,
-        group_name: str,
-        input_bucket_arn: str,
-        artifacts_bucket_arn: str,
-        input_prefix: str,
-        artifacts_prefix: str,
-        bundle: CodeBundle,
-        training_bundle: CodeBundle,
-        image: str,
-        group_arn: str,
-        packages_arn: str,
-    ) -> None:
-        """Exactly what the pipeline and its jobs do, each statement scoped to its resources."""
-        repository_arn = ecr_repository_arn(image, self.partition)
-        job_arns = {
-            kind: self.format_arn(service="sagemaker", resource=kind, resource_name=f"{PIPELINE_JOB_PREFIX}*")
-            for kind in ("processing-job", "training-job")
-        }
-        log_groups = [
-            self.format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=f"/aws/sagemaker/{kind}:*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            for kind in ("ProcessingJobs", "TrainingJobs")
-        ]
-        policy.add_statements(
-            iam.PolicyStatement(
-                sid="ReadInputData",
-                actions=["s3:GetObject"],
-                resources=[f"{input_bucket_arn}/{input_prefix}/*"],
-            ),
-            iam.PolicyStatement(
-                sid="ListInputData",
-                actions=["s3:ListBucket"],
-                resources=[input_bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{input_prefix}/*"]}},
-            ),
-            iam.PolicyStatement(
-                sid="ReadWritePipelineArtifacts",
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[f"{artifacts_bucket_arn}/{artifacts_prefix}/*"],
-            ),
-            iam.PolicyStatement(
-                sid="ListPipelineArtifacts",
-                actions=["s3:ListBucket"],
-                resources=[artifacts_bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{artifacts_prefix}/*"]}},
-            ),
-            iam.PolicyStatement(
-                sid="ReadCodeBundle",
-                actions=["s3:GetObject"],
-                resources=sorted({bundle.object_arn, training_bundle.object_arn}),
-            ),
-            # A processing input is an S3 prefix: the job lists it before downloading the one object.
-            iam.PolicyStatement(
-                sid="ListCodeBundle",
-                actions=["s3:ListBucket"],
-                resources=[bundle.bucket_arn],
-                conditions={"StringEquals": {"s3:prefix": bundle.object_key}},
-            ),
-            iam.PolicyStatement(
-                sid="EncryptWithTheEnvironmentKey",
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[foundation.key.key_arn],
-            ),
-            iam.PolicyStatement(
-                sid="EncryptJobVolumes",
-                actions=["kms:CreateGrant"],
-                resources=[foundation.key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            ),
-            iam.PolicyStatement(
-                sid="PullScikitLearnImage",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[repository_arn],
-            ),
-            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="WriteJobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=log_groups,
-            ),
-            iam.PolicyStatement(
-                sid="PublishJobMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-            ),
-            iam.PolicyStatement(
-                sid="RunPipelineJobs",
-                actions=[
-                    "sagemaker:CreateProcessingJob",
-                    "sagemaker:DescribeProcessingJob",
-                    "sagemaker:StopProcessingJob",
-                    "sagemaker:CreateTrainingJob",
-                    "sagemaker:DescribeTrainingJob",
-                    "sagemaker:StopTrainingJob",
-                    "sagemaker:AddTags",
-                ],
-                resources=list(job_arns.values()),
-            ),
-            iam.PolicyStatement(
-                sid="RegisterIntoItsGroupOnly",
-                actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
-                resources=[packages_arn],
-            ),
-            iam.PolicyStatement(
-                sid="ReadItsGroup", actions=["sagemaker:DescribeModelPackageGroup"], resources=[group_arn]
-            ),
-            iam.PolicyStatement(
-                sid="PassItselfToSageMakerJobs",
-                actions=["iam:PassRole"],
-                resources=[role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
-        )
-        # The buckets belong to other stacks: their findings are named after exports, known late (acknowledge_resolved).
-        acknowledge_resolved(
-            policy,
-            input_bucket_arn,
-            f"/{input_prefix}/*",
-            "The pipeline's InputDataUri parameter may name any curated dataset object under this one prefix "
-            "(a new dataset version is a new object); nothing outside the prefix is readable.",
-        )
-        acknowledge_resolved(
-            policy,
-            artifacts_bucket_arn,
-            f"/{artifacts_prefix}/*",
-            "Each execution writes splits, model and evaluation under its own execution-id folder of this "
-            "pipeline's prefix; the object names exist only at run time.",
-        )
-        region_account = f"{self.region}:<AWS::AccountId>"
-        for finding, reason in (
-            (
-                "*",
-                "Two APIs without resource-level permissions: ecr:GetAuthorizationToken (ECR login, see the ECR "
-                "authorization reference) and cloudwatch:PutMetricData, limited by the cloudwatch:namespace "
-                "condition to SageMaker's /aws/sagemaker/* namespaces.",
-            ),
-            *(
-                (
-                    f"arn:<AWS::Partition>:logs:{region_account}:log-group:/aws/sagemaker/{kind}:*",
-                    f"SageMaker writes every job's logs to the service-owned /aws/sagemaker/{kind} group, one "
-                    "stream per job named at run time; the grant is limited to that group.",
-                )
-                for kind in ("ProcessingJobs", "TrainingJobs")
-            ),
-            *(
-                (
-                    f"arn:<AWS::Partition>:sagemaker:{region_account}:{kind}/{PIPELINE_JOB_PREFIX}*",
-                    f"SageMaker Pipelines names each {kind} it starts '{PIPELINE_JOB_PREFIX}<execution id>-<step>-"
-                    "<suffix>' at run time; the grant covers only pipeline-started jobs of this account and region.",
-                )
-                for kind in ("processing-job", "training-job")
-            ),
-            (
-                f"arn:<AWS::Partition>:sagemaker:{region_account}:model-package/{group_name}/*",
-                "Model package versions get their number at registration; the grant is limited to this "
-                "environment's model package group.",
-            ),
-        ):
-            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{finding}]", reason)

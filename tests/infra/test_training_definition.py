@@ -16,11 +16,8 @@ from config import load_all_environments
 from constructs.sklearn_image import SKLEARN_VERSION, ecr_repository_arn
 from ml import contracts, tracking
 from stacks.data import CURATED_DATASET_KEY
-from stacks.training_pipeline_definition import (
-    PLACEHOLDERS,
-    DefinitionSettings,
-    build_definition,
-)
+from stacks.training_pipeline_contract import PLACEHOLDERS, DefinitionSettings
+from stacks.training_pipeline_definition import build_definition
 
 CONFIGS = load_all_environments()
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -312,7 +309,8 @@ def refuse_send(self, request):
     attempts.append(request.url)
     raise OSError("network disabled by test")
 botocore.httpsession.URLLib3Session.send = refuse_send
-from stacks.training_pipeline_definition import DefinitionSettings, build_definition
+from stacks.training_pipeline_contract import DefinitionSettings
+from stacks.training_pipeline_definition import build_definition
 settings = DefinitionSettings(**json.loads(sys.argv[1]))
 definition = build_definition(settings)
 print(json.dumps({"attempts": attempts, "length": len(definition)}))

@@ -7,7 +7,7 @@ from unittest import mock
 import pytest
 from moto.sagemaker.models import FakePipelineExecution
 
-from stacks.training_pipeline_definition import INPUT_DATA_PARAMETER
+from stacks.training_pipeline_contract import INPUT_DATA_PARAMETER
 from tests.workflows.conftest import PREFIX
 
 PIPELINE = f"{PREFIX}-training"

@@ -1,0 +1,70 @@
+"""Phase 03: what the SageMaker pipeline definition is made of, as plain values: its parameter and step names, the
+`${...}` placeholders CloudFormation fills, the code bundle's layout, and the settings a definition is built from.
+
+Shared by the definition builder (stacks/training_pipeline_definition.py), the training stack, scripts and tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The pipeline parameter naming the CSV to train on; the retraining workflow sets it to a newly validated dataset.
+INPUT_DATA_PARAMETER = "InputDataUri"
+
+# Placeholders resolved by CloudFormation (Fn::Sub) when the stack deploys.
+ARTIFACTS_BUCKET = "${ArtifactsBucket}"
+CODE_BUCKET = "${CodeBucket}"
+INPUT_BUCKET = "${InputBucket}"
+# A full ARN (the SDK treats a value without "/" as a role name and asks IAM for its ARN).
+EXECUTION_ROLE_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ExecutionRoleName}"
+KMS_KEY_ARN = "${KmsKeyArn}"
+MLFLOW_TRACKING_SERVER_ARN = "${MlflowTrackingServerArn}"
+PLACEHOLDERS = (
+    "ArtifactsBucket",
+    "CodeBucket",
+    "InputBucket",
+    "ExecutionRoleName",
+    "KmsKeyArn",
+    "MlflowTrackingServerArn",
+)
+
+# Inside the code bundle (constructs/code_bundle.py): the ml/ package as a folder, plus the serving entry module.
+BUNDLE_ROOT_IN_PROCESSING = "/opt/ml/processing/input/code"
+SERVING_ENTRY_MODULE = "serving_entry.py"
+
+# Step names (the issue fixes them; tests and the pipeline-start script use them).
+PREPROCESS_STEP = "DataPreProcessing"
+TRAIN_STEP = "TrainModel"
+EVALUATE_STEP = "ModelEvaluation"
+CONDITION_STEP = "QualityGate"
+REGISTER_STEP = "RegisterModel"
+FAIL_STEP = "QualityGateFailed"
+STEP_ORDER = (PREPROCESS_STEP, TRAIN_STEP, EVALUATE_STEP, CONDITION_STEP, REGISTER_STEP, FAIL_STEP)
+
+EVALUATION_PROPERTY_FILE = "EvaluationReport"
+
+
+@dataclass(frozen=True)
+class DefinitionSettings:
+    """Everything the definition depends on, as plain values (the stack fills it from typed config)."""
+
+    pipeline_name: str
+    region: str
+    model_package_group_name: str
+    code_bundle_key: str  # object key of the code bundle in CODE_BUCKET
+    input_data_key: str  # default input object in INPUT_BUCKET
+    artifacts_prefix: str  # every step writes under s3://ARTIFACTS_BUCKET/<artifacts_prefix>/<execution id>/
+    quality_metric: str
+    quality_threshold: float
+    processing_instance_type: str
+    processing_instance_count: int
+    training_instance_type: str
+    preprocess_seed: int
+    hyperparameters: dict[str, str | int | float] = field(default_factory=dict)
+    training_code_bundle_key: str = ""  # the training job's bundle (adds the MLflow client); "" = code_bundle_key
+    # With a tracking server: the tags (env, purpose, owner) ml/train.py logs its run with; None = no MLflow.
+    mlflow_run_tags: dict[str, str] | None = None
+
+    @property
+    def mlflow_enabled(self) -> bool:
+        return self.mlflow_run_tags is not None
