@@ -75,13 +75,8 @@ def build_environment(scope: Construct, config: EnvironmentConfig) -> Environmen
         config=config,
         foundation=foundation.outputs,
         serving=serving.outputs,
-        pipeline_name=training.outputs.pipeline_name,
-        pipeline_arn=training.outputs.pipeline_arn,
-        pipeline_input_parameter=training.outputs.input_data_parameter,
-        model_package_group_name=training.outputs.model_package_group_name,
-        model_package_group_arn=training.outputs.model_package_group_arn,
-        dataset_event_source=data.outputs.event_source,
-        dataset_event_detail_type=data.outputs.event_detail_type,
+        training=training.outputs,
+        data=data.outputs,
         **place("orchestration"),
     )
     stacks = EnvironmentStacks(foundation, data, training, serving, orchestration)

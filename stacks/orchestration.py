@@ -1,8 +1,10 @@
 """Phase 06 (orchestration): the promotion and retraining workflows and what starts them.
 
-- Promotion: started by the approval of a model package in this environment's group (EventBridge) or by the operator
-  CLI (scripts/release.py); constructs/promotion_workflow.py describes its states.
-- Retraining: started by the EventBridge Scheduler schedule and by the data stack's DatasetValidated event.
+- Promotion (the phase 04 release: constructs/promotion/): started by the approval of a model package in this
+  environment's group (EventBridge) or by the operator CLI (scripts/release.py).
+- Retraining (constructs/retraining_workflow.py): started by the EventBridge Scheduler schedule and by the data
+  stack's DatasetValidated event.
+Both run as monitored state machines (constructs/monitored_state_machine.py): logs, tracing, a failure alarm.
 """
 
 from __future__ import annotations
@@ -10,28 +12,27 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 
 from config import EnvironmentConfig
 from constructs import Construct
-from constructs.compliance import acknowledge
+from constructs.monitored_state_machine import MonitoredStateMachine
 from constructs.promotion import PromotionTargets, PromotionWorkflow
 from constructs.python_function import PowertoolsFunction
 from constructs.retraining_workflow import RetrainingWorkflow
+from stacks.data import DataLake
 from stacks.foundation import Foundation
 from stacks.serving import Serving
+from stacks.training import TrainingPipeline
 
 # The executions' own overall limit: the approval window plus time for two rollouts.
 ROLLOUT_ALLOWANCE = Duration.hours(12)
+RETRAINING_TIMEOUT = Duration.hours(24)
 
 
 @dataclass(frozen=True)
@@ -49,28 +50,73 @@ class OrchestrationStack(Stack):
         config: EnvironmentConfig,
         foundation: Foundation,
         serving: Serving,
-        pipeline_name: str,
-        pipeline_arn: str,
-        pipeline_input_parameter: str,
-        model_package_group_name: str,
-        model_package_group_arn: str,
-        dataset_event_source: str,
-        dataset_event_detail_type: str,
+        training: TrainingPipeline,
+        data: DataLake,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        destroy = config.data_removal_policy == "destroy"
+        self._config, self._names = config, config.names
+        smoke = self._smoke_test_function(foundation, serving)
+        approval_timeout = Duration.hours(config.orchestration.approval_timeout_hours)
+        promotion = PromotionWorkflow(
+            self,
+            "Promotion",
+            targets=PromotionTargets(
+                names=self._names,
+                tags=config.mandatory_tags,
+                endpoint_names=serving.endpoint_names,
+                endpoint_role=serving.endpoint_role,
+                key=foundation.key,
+                data_capture_uri=serving.data_capture_uri,
+                guard_alarm_names=serving.guard_alarm_names,
+                current_package_parameters=serving.current_package_parameters,
+                previous_package_parameter=serving.previous_package_parameter,
+                model_package_group_name=training.model_package_group_name,
+                alerts_topic=foundation.alerts_topic,
+                smoke_function=smoke.function,
+            ),
+            serving=config.serving,
+            approval_timeout=approval_timeout,
+        )
+        promotion_machine = self._monitored(
+            "PromotionStateMachine",
+            self._names.promotion_state_machine,
+            promotion,
+            approval_timeout.plus(ROLLOUT_ALLOWANCE),
+            foundation,
+        )
+        retraining = RetrainingWorkflow(
+            self,
+            "Retraining",
+            state_machine_name=self._names.retraining_state_machine,
+            pipeline_name=training.pipeline_name,
+            pipeline_arn=training.pipeline_arn,
+            input_data_parameter=training.input_data_parameter,
+            alerts_topic=foundation.alerts_topic,
+            poll_interval=Duration.seconds(config.orchestration.pipeline_poll_seconds),
+        )
+        retraining_machine = self._monitored(
+            "RetrainingStateMachine", self._names.retraining_state_machine, retraining, RETRAINING_TIMEOUT, foundation
+        )
+        self._release_on_approval(promotion_machine, training.model_package_group_name)
+        self._retrain_on_new_data(retraining_machine, data)
+        self._retrain_on_schedule(retraining_machine)
+        self.outputs = Orchestration(
+            promotion_state_machine=promotion_machine, retraining_state_machine=retraining_machine
+        )
 
+    def _smoke_test_function(self, foundation: Foundation, serving: Serving) -> PowertoolsFunction:
+        """The Lambda the promotion workflow smoke-tests each endpoint with (it may invoke only those endpoints)."""
         smoke = PowertoolsFunction(
             self,
             "SmokeTest",
-            function_name=f"{config.prefix}-smoke-test",
+            function_name=self._names.smoke_test_function,
             source="lambdas/smoke_test",
             shared_files=("ml/__init__.py", "ml/smoke.py"),
             description="Smoke test of a titanic endpoint with the known passengers of ml/smoke.py",
             key=foundation.key,
-            log_retention_days=config.log_retention_days,
-            destroy_on_delete=destroy,
+            log_retention_days=self._config.log_retention_days,
+            destroy_on_delete=self._config.destroy_on_delete,
             timeout=Duration.seconds(60),
             retry_attempts=0,  # invoked synchronously by the promotion workflow, which handles failures itself
         )
@@ -83,85 +129,36 @@ class OrchestrationStack(Stack):
                 ],
             )
         )
+        return smoke
 
-        approval_timeout = Duration.hours(config.orchestration.approval_timeout_hours)
-        promotion = PromotionWorkflow(
+    def _monitored(
+        self,
+        construct_id: str,
+        name: str,
+        workflow: PromotionWorkflow | RetrainingWorkflow,
+        timeout: Duration,
+        foundation: Foundation,
+    ) -> sfn.StateMachine:
+        return MonitoredStateMachine(
             self,
-            "Promotion",
-            targets=PromotionTargets(
-                names=config.names,
-                tags=config.mandatory_tags,
-                endpoint_names=serving.endpoint_names,
-                endpoint_role=serving.endpoint_role,
-                key=foundation.key,
-                data_capture_uri=serving.data_capture_uri,
-                guard_alarm_names=serving.guard_alarm_names,
-                current_package_parameters=serving.current_package_parameters,
-                previous_package_parameter=serving.previous_package_parameter,
-                model_package_group_name=model_package_group_name,
-                alerts_topic=foundation.alerts_topic,
-                smoke_function=smoke.function,
-            ),
-            serving=config.serving,
-            approval_timeout=approval_timeout,
-        )
-        promotion_name = f"{config.prefix}-promotion"
-        promotion_machine = self._state_machine(
-            "PromotionStateMachine",
-            promotion_name,
-            promotion.definition,
-            approval_timeout.plus(ROLLOUT_ALLOWANCE),
-            config,
-            destroy,
-            wildcard_note="; neither have application-autoscaling RegisterScalableTarget and PutScalingPolicy, which "
-            "register the prod variant's target tracking after each rollout",
-        )
-
-        self._alarm_on_failed_executions(promotion_machine, promotion_name, foundation.alerts_topic)
-
-        sagemaker_arn = f"arn:<AWS::Partition>:sagemaker:{config.region}:<AWS::AccountId>"
-        promotion_policy = promotion_machine.role.node.find_child("DefaultPolicy")
-        for rule, reason in {
-            f"{sagemaker_arn}:model-package/{model_package_group_name}/*": "the workflow may describe any version of "
-            "this environment's model package group (the version arrives in the event); other groups stay unreadable",
-            f"{sagemaker_arn}:model/{config.prefix}-*": "each release creates a model named <prefix>-<release uuid>; "
-            "the wildcard covers only this environment's titanic models",
-            f"{sagemaker_arn}:endpoint-config/{config.prefix}-*": "each release creates endpoint configs named "
-            "<prefix>-<stage>-<release uuid> and rollbacks reuse older ones; only this environment's configs match",
-            f"<{_logical_id(self, smoke.function)}.Arn>:*": "CDK's LambdaInvoke grants the function and its versions "
-            "(ARN:*) so retries of a qualified invoke work; it is the one smoke-test function",
-        }.items():
-            acknowledge(promotion_policy, f"AwsSolutions-IAM5[Resource::{rule}]", reason)
-
-        retraining_name = f"{config.prefix}-retraining"
-        retraining = RetrainingWorkflow(
-            self,
-            "Retraining",
-            state_machine_name=retraining_name,
-            pipeline_name=pipeline_name,
-            pipeline_arn=pipeline_arn,
-            input_data_parameter=pipeline_input_parameter,
+            construct_id,
+            state_machine_name=name,
+            definition=workflow.definition,
+            timeout=timeout,
             alerts_topic=foundation.alerts_topic,
-            poll_interval=Duration.seconds(config.orchestration.pipeline_poll_seconds),
-        )
-        retraining_machine = self._state_machine(
-            "RetrainingStateMachine", retraining_name, retraining.definition, Duration.hours(24), config, destroy
-        )
-        self._alarm_on_failed_executions(retraining_machine, retraining_name, foundation.alerts_topic)
+            log_retention_days=self._config.log_retention_days,
+            destroy_on_delete=self._config.destroy_on_delete,
+            wildcard_reasons=workflow.wildcard_reasons,
+        ).state_machine
 
-        acknowledge(
-            retraining_machine.role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::{sagemaker_arn}:pipeline/{pipeline_name}/execution/*]",
-            "execution ids are generated by SageMaker when the workflow starts the pipeline; the wildcard covers only "
-            "executions of this environment's training pipeline",
-        )
-
-        # A package approved in this environment's group starts a release.
+    def _release_on_approval(self, machine: sfn.StateMachine, model_package_group_name: str) -> None:
+        """A package approved in this environment's group starts a release."""
         events.Rule(
             self,
             "OnPackageApproved",
-            rule_name=f"{config.prefix}-package-approved",
-            description=f"An Approved model package in {model_package_group_name} starts {config.prefix}-promotion",
+            rule_name=self._names.package_approved_rule,
+            description=f"An Approved model package in {model_package_group_name} starts "
+            f"{self._names.promotion_state_machine}",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
                 detail_type=["SageMaker Model Package State Change"],
@@ -169,7 +166,7 @@ class OrchestrationStack(Stack):
             ),
             targets=[
                 targets.SfnStateMachine(
-                    promotion_machine,
+                    machine,
                     input=events.RuleTargetInput.from_object(
                         {
                             "model_package_arn": events.EventField.from_path("$.detail.ModelPackageArn"),
@@ -180,16 +177,18 @@ class OrchestrationStack(Stack):
                 )
             ],
         )
-        # A validated dataset starts a retraining.
+
+    def _retrain_on_new_data(self, machine: sfn.StateMachine, data: DataLake) -> None:
+        """A validated dataset starts a retraining on it."""
         events.Rule(
             self,
             "OnDatasetValidated",
-            rule_name=f"{config.prefix}-dataset-validated",
-            description=f"A validated dataset starts {retraining_name}",
-            event_pattern=events.EventPattern(source=[dataset_event_source], detail_type=[dataset_event_detail_type]),
+            rule_name=self._names.dataset_validated_rule,
+            description=f"A validated dataset starts {self._names.retraining_state_machine}",
+            event_pattern=events.EventPattern(source=[data.event_source], detail_type=[data.event_detail_type]),
             targets=[
                 targets.SfnStateMachine(
-                    retraining_machine,
+                    machine,
                     input=events.RuleTargetInput.from_object(
                         {
                             "trigger": "dataset",
@@ -201,85 +200,16 @@ class OrchestrationStack(Stack):
                 )
             ],
         )
-        self._schedule(config, retraining_machine)
 
-        self.model_package_group_arn = model_package_group_arn  # the group this stack promotes from (for readers)
-        self.outputs = Orchestration(
-            promotion_state_machine=promotion_machine, retraining_state_machine=retraining_machine
-        )
-
-    def _state_machine(
-        self,
-        construct_id: str,
-        name: str,
-        definition: sfn.IChainable,
-        timeout: Duration,
-        config: EnvironmentConfig,
-        destroy: bool,
-        wildcard_note: str = "",
-    ) -> sfn.StateMachine:
-        log_group = logs.LogGroup(
-            self,
-            f"{construct_id}Logs",
-            log_group_name=f"/aws/vendedlogs/states/{name}",
-            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
-        )
-        log_group.node.default_child.retention_in_days = config.log_retention_days
-        machine = sfn.StateMachine(
-            self,
-            construct_id,
-            state_machine_name=name,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-        )
-        policy = machine.role.node.find_child("DefaultPolicy")
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs delivery "
-            "(logs:CreateLogDelivery and related) have no resource-level permissions (AWS service authorization "
-            "reference)" + wildcard_note,
-        )
-        return machine
-
-    def _alarm_on_failed_executions(self, machine: sfn.StateMachine, name: str, alerts_topic: sns.ITopic) -> None:
-        """Safety net: an execution that fails, times out or is aborted alerts even when no state could catch it
-        (a runtime error, the whole-execution timeout, a manual stop). Handled failures also send their own, more
-        detailed alert from inside the workflow."""
-        failed = cloudwatch.MathExpression(
-            expression="failed + timed_out + aborted",
-            using_metrics={
-                "failed": machine.metric_failed(),
-                "timed_out": machine.metric_timed_out(),
-                "aborted": machine.metric_aborted(),
-            },
-            label="executions failed, timed out or aborted",
-            period=Duration.minutes(5),
-        )
-        alarm = cloudwatch.Alarm(
-            self,
-            f"{machine.node.id}ExecutionsFailed",
-            alarm_name=f"{name}-executions-failed",
-            alarm_description=f"An execution of {name} failed, timed out or was aborted",
-            metric=failed,
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts_topic))
-
-    def _schedule(self, config: EnvironmentConfig, machine: sfn.StateMachine) -> None:
-        settings = config.orchestration
+    def _retrain_on_schedule(self, machine: sfn.StateMachine) -> None:
+        settings, prefix = self._config.orchestration, self._names.prefix
         role = iam.Role(
             self,
             "RetrainScheduleRole",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
             ),
-            description=f"{config.prefix}: lets the retraining schedule start the retraining workflow",
+            description=f"{prefix}: lets the retraining schedule start the retraining workflow",
         )
         role.add_to_policy(
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])
@@ -287,8 +217,8 @@ class OrchestrationStack(Stack):
         scheduler.CfnSchedule(
             self,
             "RetrainSchedule",
-            name=f"{config.prefix}-retraining",
-            description=f"Retrains {config.prefix} on a schedule ({settings.retrain_timezone})",
+            name=self._names.retraining_schedule,
+            description=f"Retrains {prefix} on a schedule ({settings.retrain_timezone})",
             schedule_expression=settings.retrain_schedule,
             schedule_expression_timezone=settings.retrain_timezone,
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
@@ -300,8 +230,3 @@ class OrchestrationStack(Stack):
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3),
             ),
         )
-
-
-def _logical_id(stack: Stack, function) -> str:
-    """The logical id cdk-nag shows for a resource of this stack (e.g. SmokeTestFunction3BA52CAE)."""
-    return stack.resolve(stack.get_logical_id(function.node.default_child))

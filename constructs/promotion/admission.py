@@ -35,8 +35,7 @@ class Admission(sfn.StateMachineFragment):
         failed: FailureTail,
     ) -> None:
         super().__init__(scope, construct_id)
-        group = model_package_group_name
-        package_arn = sfn.JsonPath.string_at("$.model_package_arn")
+        self._group, self._failed = model_package_group_name, failed
         invalid_input = failed.failure(
             self,
             "InvalidInput",
@@ -45,6 +44,37 @@ class Admission(sfn.StateMachineFragment):
                 "expected {}, got {}", EXPECTED_INPUT, sfn.JsonPath.json_to_string(sfn.JsonPath.entire_payload)
             ),
         )
+        name_release = self._name_release(release_prefix, stages)
+        describe_package = self._describe_package()
+        package_checks = self._package_checks()
+        self._check_input = (
+            sfn.Choice(self, "CheckInput")
+            .when(
+                sfn.Condition.and_(sfn.Condition.is_present("$.model_package_arn"), sfn.Condition.is_present("$.mode")),
+                sfn.Choice(self, "CheckMode")
+                .when(
+                    sfn.Condition.and_(
+                        sfn.Condition.is_string("$.model_package_arn"),
+                        sfn.Condition.or_(*[sfn.Condition.string_equals("$.mode", mode) for mode in MODES]),
+                    ),
+                    name_release.next(describe_package).next(package_checks),
+                )
+                .otherwise(invalid_input),
+            )
+            .otherwise(invalid_input)
+        )
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self._check_input
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return [self._facts]
+
+    def _name_release(self, release_prefix: str, stages: Sequence[str]) -> sfn.Chain:
+        """A release id, and the names of the model and endpoint configs it creates: <prefix>[-<stage>]-<id>
+        (the cleanup command finds them by the prefix)."""
         name_release = sfn.Pass(
             self,
             "NameRelease",
@@ -54,7 +84,6 @@ class Admission(sfn.StateMachineFragment):
                 "release_id": sfn.JsonPath.uuid(),
             },
         )
-        # Every runtime resource of a release is named <prefix>[-<stage>]-<release id> (the cleanup command's key).
         release_id = sfn.JsonPath.string_at("$.release_id")
         release_names = sfn.Pass(
             self,
@@ -68,41 +97,52 @@ class Admission(sfn.StateMachineFragment):
             },
             result_path="$.names",
         )
+        return name_release.next(release_names)
+
+    def _describe_package(self) -> tasks.CallAwsService:
+        packages = sagemaker_arn(self, "model-package", f"{self._group}/*")
+        self.wildcard_reasons = {
+            packages: "the workflow may describe any version of this environment's model package group (the version "
+            "arrives in the event); other groups stay unreadable"
+        }
         describe_package = tasks.CallAwsService(
             self,
             "DescribePackage",
             service="sagemaker",
             action="describeModelPackage",
             parameters={"ModelPackageName.$": "$.model_package_arn"},
-            iam_resources=[sagemaker_arn(self, "model-package", f"{group}/*")],
+            iam_resources=[packages],
             result_path="$.package",
         )
         # A package of another group or account is not even readable (IAM): describing it fails and is refused.
         describe_package.add_catch(
-            failed.failure(
+            self._failed.failure(
                 self,
                 "PackageUnreadable",
                 REFUSED,
                 sfn.JsonPath.format(
-                    f"cannot read model package {{}} (not in group {group}?): {{}}",
-                    package_arn,
+                    f"cannot read model package {{}} (not in group {self._group}?): {{}}",
+                    sfn.JsonPath.string_at("$.model_package_arn"),
                     sfn.JsonPath.string_at("$.describe_error.Cause"),
                 ),
             ),
             errors=[sfn.Errors.ALL],
             result_path="$.describe_error",
         )
-        not_approved = failed.failure(
+        return describe_package
+
+    def _package_checks(self) -> sfn.Choice:
+        """Approved, of this group, with metrics; then only the facts the release needs stay in the state."""
+        not_approved = self._failed.failure(
             self,
             "PackageNotApproved",
             REFUSED,
             sfn.JsonPath.format(
-                f"model package {{}} is refused: only Approved packages of group {group} with evaluation metrics "
-                "(ModelMetrics) are deployed",
-                package_arn,
+                f"model package {{}} is refused: only Approved packages of group {self._group} with evaluation "
+                "metrics (ModelMetrics) are deployed",
+                sfn.JsonPath.string_at("$.model_package_arn"),
             ),
         )
-        # Only the facts the release needs stay in the state (the full description is large).
         self._facts = sfn.Pass(
             self,
             "KeepReleaseFacts",
@@ -119,14 +159,14 @@ class Admission(sfn.StateMachineFragment):
                 },
             },
         )
-        package_checks = (
+        return (
             sfn.Choice(self, "IsApprovedInThisGroup")
             .when(
                 sfn.Condition.and_(*[sfn.Condition.is_present(f"$.package.{field}") for field in PACKAGE_FIELDS]),
                 sfn.Choice(self, "CheckApprovalAndGroup")
                 .when(
                     sfn.Condition.and_(
-                        sfn.Condition.string_equals("$.package.ModelPackageGroupName", group),
+                        sfn.Condition.string_equals("$.package.ModelPackageGroupName", self._group),
                         sfn.Condition.string_equals("$.package.ModelApprovalStatus", "Approved"),
                     ),
                     self._facts,
@@ -135,27 +175,3 @@ class Admission(sfn.StateMachineFragment):
             )
             .otherwise(not_approved)
         )
-        self._check_input = (
-            sfn.Choice(self, "CheckInput")
-            .when(
-                sfn.Condition.and_(sfn.Condition.is_present("$.model_package_arn"), sfn.Condition.is_present("$.mode")),
-                sfn.Choice(self, "CheckMode")
-                .when(
-                    sfn.Condition.and_(
-                        sfn.Condition.is_string("$.model_package_arn"),
-                        sfn.Condition.or_(*[sfn.Condition.string_equals("$.mode", mode) for mode in MODES]),
-                    ),
-                    name_release.next(release_names).next(describe_package).next(package_checks),
-                )
-                .otherwise(invalid_input),
-            )
-            .otherwise(invalid_input)
-        )
-
-    @property
-    def start_state(self) -> sfn.State:
-        return self._check_input
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return [self._facts]

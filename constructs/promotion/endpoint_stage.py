@@ -53,6 +53,13 @@ class EndpointRollout(sfn.StateMachineFragment):
         self._previous = f"$.{stage}_previous"  # {EndpointConfigName, EndpointStatus} before this release
         self._config_arns = sagemaker_arn(self, "endpoint-config", targets.names.release_resources_pattern)
         self._targets, self._serving, self._failed = targets, serving, failed
+        self.wildcard_reasons = {
+            self._config_arns: "each release creates endpoint configs named <prefix>-<stage>-<release uuid> and "
+            "rollbacks reuse older ones; only this environment's configs match",
+            # CDK's LambdaInvoke grants the function ARN and ARN:* (its versions and aliases).
+            f"{targets.smoke_function.function_arn}:*": "CDK's LambdaInvoke grants the function and its versions "
+            "(ARN:*) so retries of a qualified invoke work; it is the one smoke-test function",
+        }
 
         create_config = self._create_config(fleet)
         describe_current, no_endpoint_yet = self._describe_current()

@@ -23,8 +23,12 @@ AUTOSCALING_SERVICE_ROLE = (
     "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
     "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 )
-# Application Auto Scaling has no resource-level permissions for these calls (IAM5 reason in the workflow).
+# Application Auto Scaling has no resource-level permissions for these calls.
 AUTOSCALING_RESOURCES = ["*"]
+AUTOSCALING_REASON = (
+    "neither have application-autoscaling RegisterScalableTarget and PutScalingPolicy, which register the prod "
+    "variant's target tracking after each rollout"
+)
 
 
 class ReleaseRecord(sfn.StateMachineFragment):
@@ -38,6 +42,7 @@ class ReleaseRecord(sfn.StateMachineFragment):
         failed: FailureTail,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.wildcard_reasons = dict.fromkeys(AUTOSCALING_RESOURCES, AUTOSCALING_REASON)
         current = targets.current_package_parameters["prod"]
         endpoint = targets.endpoint_names["prod"]
         read_current = read_parameter(self, "ReadProdPackage", current, "$.replaced")

@@ -22,6 +22,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from config.settings import ServingSettings
 from constructs import Construct
+from constructs.compliance import merge_wildcard_reasons
 from constructs.promotion.admission import Admission
 from constructs.promotion.approval import ApprovalGate
 from constructs.promotion.endpoint_stage import EndpointRollout
@@ -82,6 +83,14 @@ class PromotionWorkflow(Construct):
         )
         release_record = ReleaseRecord(self, "ReleaseRecord", targets=targets, fleet=serving.prod, failed=failed)
 
+        # {wildcard resource: reason} of what the tasks are granted, for the state machine's cdk-nag acknowledgments.
+        self.wildcard_reasons = merge_wildcard_reasons(
+            admission.wildcard_reasons,
+            self._model_reasons,
+            staging.wildcard_reasons,
+            prod.wildcard_reasons,
+            release_record.wildcard_reasons,
+        )
         self.definition = admission.next(create_model).next(
             sfn.Choice(self, "RouteByMode")
             .when(sfn.Condition.string_equals("$.mode", "rollback"), prod)
@@ -115,6 +124,10 @@ class PromotionWorkflow(Construct):
     def _create_model(self, targets: PromotionTargets, failed: FailureTail) -> tasks.CallAwsService:
         """The release's SageMaker model, from the package, run by the serving stack's endpoint role."""
         models = sagemaker_arn(self, "model", targets.names.release_resources_pattern)
+        self._model_reasons = {
+            models: "each release creates a model named <prefix>-<release uuid>; the wildcard covers only this "
+            "environment's titanic models"
+        }
         create_model = tasks.CallAwsService(
             self,
             "CreateModel",
