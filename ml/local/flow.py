@@ -1,4 +1,4 @@
-"""The local ML flow behind `make run`: the SageMaker pipeline's steps on this machine, then serve and smoke-test.
+"""Phase 02: the local ML flow behind `make run`: the pipeline's steps on this machine, then serve and smoke-test.
 
 DataPreProcessing -> TrainModel -> ModelEvaluation (the same ml/ scripts, with explicit local paths) -> quality
 gate (metric and threshold from config/environments/<env>.toml, as the SageMaker condition) -> register in the
@@ -15,11 +15,12 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from config import load_environment
+from config import EnvironmentConfig, load_environment
 from ml import contracts, dataset, evaluate, inference, preprocess, smoke, train
 from ml.local import registry, server
 
@@ -28,19 +29,70 @@ SMOKE_LATENCY_BUDGET_MS = 250.0  # one request of 4 passengers over loopback, fi
 DEFAULT_DATA = registry.REPO_ROOT / "data" / "titanic.csv"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a step reports: whether the flow may go on, and its result line."""
+
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """ModelEvaluation's results, as the later steps need them."""
+
+    values: dict[str, float]  # the quality metrics on the test split, by name
+    gender_baseline_accuracy: float
+    scores: dict[str, float]  # the training run's own scores (metadata.json), None values dropped
+    hyperparameters: dict[str, Any]
+    model_sha256: str
+
+
+@dataclass
+class FlowRun:
+    """One run of the flow: its inputs, and each step's typed result for the steps after it."""
+
+    args: argparse.Namespace
+    settings: EnvironmentConfig
+    threshold: float
+    cleanup: ExitStack  # what must stop when the steps are done (the loopback server)
+    evaluation: Evaluation | None = None
+    registered: registry.RegisteredVersion | None = None
+    url: str = ""  # the loopback server's
+
+    @property
+    def work(self) -> Path:
+        return Path(self.args.work_dir)
+
+    @property
+    def metric(self) -> str:
+        return self.settings.ml.quality_metric
+
+
+@dataclass(frozen=True)
+class Step:
+    """A named step. When it fails the flow prints the table and `explain` (stderr) and exits `exit_code`; a
+    `finish` step's failure lets the flow finish its report first."""
+
+    name: str
+    run: Callable[[FlowRun], Outcome]
+    exit_code: int
+    finish: bool = False
+    explain: Callable[[FlowRun], str] | None = None
+
+
 @dataclass
 class Summary:
     steps: list[tuple[str, str, float]] = field(default_factory=list)  # (step, result, seconds)
-    facts: dict[str, Any] = field(default_factory=dict)
 
-    def step(self, number: int, total: int, name: str, action: Callable[[], tuple[bool, str]]) -> bool:
-        print(f"[{number}/{total}] {name} ...", flush=True)
+    def step(self, number: int, total: int, step: Step, run: FlowRun) -> bool:
+        print(f"[{number}/{total}] {step.name} ...", flush=True)
         start = time.perf_counter()
-        passed, result = action()
+        outcome = step.run(run)
         seconds = time.perf_counter() - start
-        self.steps.append((name, result, seconds))
-        print(f"[{number}/{total}] {name}: {result} ({seconds:.2f} s)", flush=True)
-        return passed
+        self.steps.append((step.name, outcome.detail, seconds))
+        print(f"[{number}/{total}] {step.name}: {outcome.detail} ({seconds:.2f} s)", flush=True)
+        return outcome.passed
 
     def table(self) -> str:
         rows = [("step", "result", "time (s)")] + [(n, r, f"{s:.2f}") for n, r, s in self.steps]
@@ -88,137 +140,144 @@ def smoke_test(url: str) -> tuple[bool, str, dict[str, Any]]:
     return result.passed, detail, result.to_dict()
 
 
-def run(args: argparse.Namespace) -> int:
-    work = Path(args.work_dir)
-    splits_dir, model_dir, evaluation_dir = work / "splits", work / "model", work / "evaluation"
-    settings = load_environment(args.env)
-    metric = settings.ml.quality_metric
-    threshold = settings.ml.quality_threshold if args.threshold is None else args.threshold
-    summary = Summary()
-    total = 7
-    outputs: dict[str, Any] = {}
+# ---------------------------------------------------------------------------------------------- the steps
+def _script(main: Callable[[list[str]], int], argv: list[str]) -> Outcome:
+    code = main(argv)
+    return Outcome(code == 0, "ok" if code == 0 else f"FAILED (exit {code}, see the message above)")
 
-    def script(main: Callable[[list[str]], int], argv: list[str]) -> Callable[[], tuple[bool, str]]:
-        def action() -> tuple[bool, str]:
-            code = main(argv)
-            return code == 0, "ok" if code == 0 else f"FAILED (exit {code}, see the message above)"
 
-        return action
+def preprocess_step(run: FlowRun) -> Outcome:
+    argv = ["--input-dir", run.args.data, "--output-dir", str(run.work / "splits"), "--seed", str(run.args.seed)]
+    return _script(preprocess.main, argv)
 
-    steps = [
-        (
-            "DataPreProcessing",
-            preprocess.main,
-            ["--input-dir", args.data, "--output-dir", str(splits_dir), "--seed", str(args.seed)],
-        ),
-        (
-            "TrainModel",
-            train.main,
-            [
-                "--train",
-                str(splits_dir / "train"),
-                "--validation",
-                str(splits_dir / "validation"),
-                "--model-dir",
-                str(model_dir),
-                "--seed",
-                str(args.seed),
-            ],
-        ),
-        (
-            "ModelEvaluation",
-            evaluate.main,
-            [
-                "--model-dir",
-                str(model_dir),
-                "--test-dir",
-                str(splits_dir / "test"),
-                "--output-dir",
-                str(evaluation_dir),
-            ],
-        ),
-    ]
-    for number, (name, main, argv) in enumerate(steps, start=1):
-        if not summary.step(number, total, name, script(main, argv)):
-            print(summary.table())
-            return EXIT_INVALID_DATA
 
-    evaluation = json.loads((evaluation_dir / contracts.EVALUATION_FILE).read_text())
-    metadata = json.loads((model_dir / contracts.METADATA_FILE).read_text())
-    values = {name: evaluation[contracts.METRICS_SECTION][name]["value"] for name in contracts.QUALITY_METRICS}
-    value = values[metric]
+def train_step(run: FlowRun) -> Outcome:
+    splits = run.work / "splits"
+    argv = ["--train", str(splits / "train"), "--validation", str(splits / "validation")]
+    return _script(train.main, [*argv, "--model-dir", str(run.work / "model"), "--seed", str(run.args.seed)])
 
-    def gate() -> tuple[bool, str]:
-        passed = value >= threshold
-        verdict = "passed" if passed else "REFUSED: the model is not registered"
-        return passed, f"{metric} {value:.3f} {'>=' if passed else '<'} {threshold:g} ({args.env}): {verdict}"
 
-    if not summary.step(4, total, "quality gate", gate):
-        print(summary.table())
-        print(
-            f"\nquality gate refused the model: {metric} {value:.4f} is below {threshold:g} (config/environments/"
-            f"{args.env}.toml [ml]); nothing was registered.",
-            file=sys.stderr,
+def evaluate_step(run: FlowRun) -> Outcome:
+    model_dir, evaluation_dir = run.work / "model", run.work / "evaluation"
+    argv = ["--model-dir", str(model_dir), "--test-dir", str(run.work / "splits" / "test")]
+    outcome = _script(evaluate.main, [*argv, "--output-dir", str(evaluation_dir)])
+    if outcome.passed:
+        report = json.loads((evaluation_dir / contracts.EVALUATION_FILE).read_text())
+        metadata = json.loads((model_dir / contracts.METADATA_FILE).read_text())
+        run.evaluation = Evaluation(
+            values={name: report[contracts.METRICS_SECTION][name]["value"] for name in contracts.QUALITY_METRICS},
+            gender_baseline_accuracy=report["test_data"]["gender_baseline_accuracy"],
+            scores={k: v for k, v in metadata["scores"].items() if v is not None},
+            hyperparameters=metadata["hyperparameters"],
+            model_sha256=metadata["model_sha256"],
         )
-        return EXIT_GATE
+    return outcome
 
-    scores = {k: v for k, v in metadata["scores"].items() if v is not None}
 
-    def register() -> tuple[bool, str]:
-        _, data_sha = dataset.read_records(args.data)  # the sha256 of the raw file(s), as DataPreProcessing saw them
-        try:
-            registered = registry.register(
-                model_dir=model_dir,
-                evaluation_dir=evaluation_dir,
-                metrics={**values, **scores},
-                params=metadata["hyperparameters"],
-                tags={
-                    "dataset": f"{Path(args.data).name}@sha256:{data_sha[:12]}",
-                    "env": args.env,
-                    "purpose": "local-flow",
-                    "owner": settings.owner,
-                    "model_sha256": metadata["model_sha256"],
-                },
-                seed=args.seed,
-            )
-        except Exception as error:  # an unreachable or broken tracking store: say so instead of a traceback
-            return False, f"FAILED: {type(error).__name__}: {error} (store: {registry.tracking_uri()})"
-        outputs["registered"] = registered
-        return (
-            True,
-            f"{registered.name} v{registered.version} ({registered.approval_status}) in {registered.experiment}",
-        )
+def gate_step(run: FlowRun) -> Outcome:
+    """The SageMaker pipeline's quality condition, with the environment's metric and threshold."""
+    value = run.evaluation.values[run.metric]
+    passed = value >= run.threshold
+    verdict = "passed" if passed else "REFUSED: the model is not registered"
+    comparison = ">=" if passed else "<"
+    return Outcome(passed, f"{run.metric} {value:.3f} {comparison} {run.threshold:g} ({run.args.env}): {verdict}")
 
-    if not summary.step(5, total, "register (MLflow)", register):
-        print(summary.table())
-        return EXIT_REGISTRY
-    registered = outputs["registered"]
 
-    def serve() -> tuple[bool, str]:
-        model = inference.model_fn(str(registry.model_path(registered)))
-        outputs["server"], _ = server.start_in_thread(model)
-        return True, f"{outputs['server'].url} (model v{registered.version} from the registry)"
+def gate_refusal(run: FlowRun) -> str:
+    value = run.evaluation.values[run.metric]
+    return (
+        f"\nquality gate refused the model: {run.metric} {value:.4f} is below {run.threshold:g} (config/environments/"
+        f"{run.args.env}.toml [ml]); nothing was registered."
+    )
 
-    summary.step(6, total, "serve on loopback", serve)
+
+def register_step(run: FlowRun) -> Outcome:
+    evaluation = run.evaluation
+    _, data_sha = dataset.read_records(run.args.data)  # the sha256 of the raw file(s), as DataPreProcessing saw them
     try:
-        smoke_passed = summary.step(7, total, "smoke test over HTTP", lambda: smoke_test(outputs["server"].url)[:2])
-    finally:
-        outputs["server"].shutdown()
-        outputs["server"].server_close()
+        registered = registry.register(
+            model_dir=run.work / "model",
+            evaluation_dir=run.work / "evaluation",
+            metrics={**evaluation.values, **evaluation.scores},
+            params=evaluation.hyperparameters,
+            tags={
+                "dataset": f"{Path(run.args.data).name}@sha256:{data_sha[:12]}",
+                "env": run.args.env,
+                "purpose": "local-flow",
+                "owner": run.settings.owner,
+                "model_sha256": evaluation.model_sha256,
+            },
+            seed=run.args.seed,
+        )
+    except Exception as error:  # an unreachable or broken tracking store: say so instead of a traceback
+        return Outcome(False, f"FAILED: {type(error).__name__}: {error} (store: {registry.tracking_uri()})")
+    run.registered = registered
+    return Outcome(
+        True, f"{registered.name} v{registered.version} ({registered.approval_status}) in {registered.experiment}"
+    )
 
+
+def serve_step(run: FlowRun) -> Outcome:
+    model = inference.model_fn(str(registry.model_path(run.registered)))
+    running, _ = server.start_in_thread(model)
+    run.cleanup.callback(running.server_close)
+    run.cleanup.callback(running.shutdown)  # callbacks run last-in first-out: shutdown, then close
+    run.url = running.url
+    return Outcome(True, f"{running.url} (model v{run.registered.version} from the registry)")
+
+
+def smoke_step(run: FlowRun) -> Outcome:
+    passed, detail, _ = smoke_test(run.url)
+    return Outcome(passed, detail)
+
+
+# In order; the [n/total] numbering is computed. A new step is one line here (and its function above).
+STEPS = (
+    Step("DataPreProcessing", preprocess_step, EXIT_INVALID_DATA),
+    Step("TrainModel", train_step, EXIT_INVALID_DATA),
+    Step("ModelEvaluation", evaluate_step, EXIT_INVALID_DATA),
+    Step("quality gate", gate_step, EXIT_GATE, explain=gate_refusal),
+    Step("register (MLflow)", register_step, EXIT_REGISTRY),
+    Step("serve on loopback", serve_step, EXIT_SMOKE),
+    Step("smoke test over HTTP", smoke_step, EXIT_SMOKE, finish=True, explain=lambda run: SMOKE_FAILED),
+)
+SMOKE_FAILED = "smoke test FAILED: see the step line above"
+
+
+def report(run: FlowRun, summary: Summary) -> None:
+    evaluation, registered = run.evaluation, run.registered
     print()
     print(summary.table())
     print()
-    print("test metrics: " + ", ".join(f"{name} {v:.3f}" for name, v in values.items()))
-    print(f"gender-only baseline on the same test split: {evaluation['test_data']['gender_baseline_accuracy']:.3f}")
+    print("test metrics: " + ", ".join(f"{name} {v:.3f}" for name, v in evaluation.values.items()))
+    print(f"gender-only baseline on the same test split: {evaluation.gender_baseline_accuracy:.3f}")
     print(
         f"registry: {registry.tracking_uri()} -> {registered.name} v{registered.version}, "
         f"{registry.APPROVAL_TAG}={registered.approval_status} (make approve / make reject)"
     )
-    if not smoke_passed:
-        print("smoke test FAILED: see the step line above", file=sys.stderr)
-        return EXIT_SMOKE
-    return 0
+
+
+def run(args: argparse.Namespace, steps: Sequence[Step] = STEPS) -> int:
+    settings = load_environment(args.env)
+    threshold = settings.ml.quality_threshold if args.threshold is None else args.threshold
+    summary = Summary()
+    failed: list[Step] = []  # `finish` steps that failed
+    with ExitStack() as cleanup:
+        flow_run = FlowRun(args=args, settings=settings, threshold=threshold, cleanup=cleanup)
+        for number, step in enumerate(steps, start=1):
+            if summary.step(number, len(steps), step, flow_run):
+                continue
+            if not step.finish:
+                print(summary.table())
+                if step.explain is not None:
+                    print(step.explain(flow_run), file=sys.stderr)
+                return step.exit_code
+            failed.append(step)
+    report(flow_run, summary)
+    for step in failed:
+        if step.explain is not None:
+            print(step.explain(flow_run), file=sys.stderr)
+    return failed[0].exit_code if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
