@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 @pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
 def data(request, synthesis):
     config = request.param
-    return config, Template.from_json(synthesis.stacks[f"{config.prefix}-data"].template)
+    return config, Template.from_json(synthesis.stacks[config.names.stack("data")].template)
 
 
 def _resource(template: Template, resource_type: str, **properties) -> tuple[str, dict]:
@@ -174,7 +174,7 @@ def test_the_validator_runs_with_powertools_tracing_and_its_configuration(data):
     config, template = data
     _, function = _function(template, "-validate-data")
     properties = function["Properties"]
-    assert properties["FunctionName"] == f"{config.prefix}-validate-data"
+    assert properties["FunctionName"] == config.names.validate_data_function
     assert (properties["Runtime"], properties["Architectures"]) == ("python3.13", ["arm64"])
     assert properties["TracingConfig"] == {"Mode": "Active"}
     assert properties["MemorySize"] == config.data.validation_memory_mb
@@ -196,7 +196,7 @@ def test_the_validator_runs_with_powertools_tracing_and_its_configuration(data):
     )
     assert "Alerts" in json.dumps(variables["ALERTS_TOPIC_ARN"])
     assert variables["MAX_OBJECT_BYTES"] == str(config.data.max_object_mb * 1024 * 1024)
-    assert variables["POWERTOOLS_SERVICE_NAME"] == f"{config.prefix}-validate-data"
+    assert variables["POWERTOOLS_SERVICE_NAME"] == config.names.validate_data_function
 
 
 def test_lambda_log_groups_are_encrypted_and_expire(data):

@@ -13,7 +13,7 @@ CONFIGS = load_all_environments()
 @pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
 def foundation(request, synthesis):
     config = request.param
-    return config, Template.from_json(synthesis.stacks[f"{config.prefix}-foundation"].template)
+    return config, Template.from_json(synthesis.stacks[config.names.stack("foundation")].template)
 
 
 def test_customer_managed_key_rotates(foundation):
@@ -106,7 +106,7 @@ def test_alerts_topic_is_encrypted_tls_only_and_mails_the_configured_address(fou
     template.has_resource_properties(
         "AWS::SNS::Topic",
         {
-            "TopicName": f"{config.prefix}-alerts",
+            "TopicName": config.names.alerts_topic,
             "KmsMasterKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^Key"), "Arn"]},
         },
     )
@@ -144,4 +144,4 @@ def test_cloudwatch_logs_may_use_the_key_only_for_this_environments_log_groups(f
     [statement] = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == _LOGS_SID]
     assert statement["Principal"] == {"Service": f"logs.{config.region}.amazonaws.com"}
     condition = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
-    assert condition["Fn::Join"][1][-1] == f":log-group:*{config.prefix}-*"
+    assert condition["Fn::Join"][1][-1] == f":log-group:{config.names.log_groups_pattern}"

@@ -18,13 +18,13 @@ CONFIGS = load_all_environments()
 @pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
 def orchestration(request, synthesis):
     config = request.param
-    name = f"{config.prefix}-orchestration"
+    name = config.names.stack("orchestration")
     return config, Template.from_json(synthesis.stacks[name].template), synthesis
 
 
 def _definition(synthesis, config, machine: str) -> dict:
     templates = {name: stack.template for name, stack in synthesis.stacks.items()}
-    return Resolver(templates, {}).definition(f"{config.prefix}-orchestration", f"{config.prefix}-{machine}")
+    return Resolver(templates, {}).definition(config.names.stack("orchestration"), f"{config.prefix}-{machine}")
 
 
 def test_both_workflows_exist_log_everything_and_trace(orchestration):
@@ -43,12 +43,12 @@ def test_both_workflows_exist_log_everything_and_trace(orchestration):
 def test_an_approved_package_of_this_group_starts_a_release(orchestration):
     config, template, _ = orchestration
     rule = template.find_resources(
-        "AWS::Events::Rule", {"Properties": {"Name": f"{config.prefix}-package-approved"}}
+        "AWS::Events::Rule", {"Properties": {"Name": config.names.package_approved_rule}}
     ).popitem()[1]["Properties"]
     assert rule["EventPattern"] == {
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Model Package State Change"],
-        "detail": {"ModelPackageGroupName": [f"{config.prefix}-models"], "ModelApprovalStatus": ["Approved"]},
+        "detail": {"ModelPackageGroupName": [config.names.model_package_group], "ModelApprovalStatus": ["Approved"]},
     }
     (target,) = rule["Targets"]
     assert target["InputTransformer"]["InputPathsMap"] == {"detail-ModelPackageArn": "$.detail.ModelPackageArn"}
@@ -63,7 +63,7 @@ def test_dataset_event_and_schedule_start_retraining(orchestration):
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
-            "Name": f"{config.prefix}-dataset-validated",
+            "Name": config.names.dataset_validated_rule,
             "EventPattern": {"source": ["titanic-sagemaker.data"], "detail-type": ["DatasetValidated"]},
         },
     )
@@ -81,7 +81,7 @@ def test_dataset_event_and_schedule_start_retraining(orchestration):
 def test_prod_rollout_uses_guardrails_from_config_and_staging_does_not(orchestration):
     config, _, synthesis = orchestration
     states = _definition(synthesis, config, "promotion")["States"]
-    alarms = tuple(f"{config.prefix}-prod-{suffix}" for suffix in ("5xx", "model-errors", "model-latency"))
+    alarms = tuple(config.names.guard_alarm(suffix) for suffix in ("5xx", "model-errors", "model-latency"))
     assert states["UpdateProdEndpoint"]["Parameters"]["DeploymentConfig"] == deployment_config(
         config.serving.prod, alarms
     )
@@ -115,7 +115,7 @@ def test_smoke_lambda_runs_with_powertools_and_may_only_invoke_the_two_endpoints
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "FunctionName": f"{config.prefix}-smoke-test",
+            "FunctionName": config.names.smoke_test_function,
             "Runtime": "python3.13",
             "Handler": "handler.handler",
         },
@@ -130,8 +130,8 @@ def test_smoke_lambda_runs_with_powertools_and_may_only_invoke_the_two_endpoints
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     invoke = next(s for s in statements if s["Action"] == "sagemaker:InvokeEndpoint")
     assert sorted(r["Fn::Join"][1][-1] for r in invoke["Resource"]) == [
-        f":endpoint/{config.prefix}-prod",
-        f":endpoint/{config.prefix}-staging",
+        f":endpoint/{config.names.endpoint('prod')}",
+        f":endpoint/{config.names.endpoint('staging')}",
     ]
 
 

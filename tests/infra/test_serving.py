@@ -13,7 +13,7 @@ CONFIGS = load_all_environments()
 @pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
 def serving(request, synthesis):
     config = request.param
-    return config, Template.from_json(synthesis.stacks[f"{config.prefix}-serving"].template)
+    return config, Template.from_json(synthesis.stacks[config.names.stack("serving")].template)
 
 
 def test_endpoint_role_is_for_sagemaker_only_and_pulls_only_the_sklearn_image(serving):
@@ -21,7 +21,7 @@ def test_endpoint_role_is_for_sagemaker_only_and_pulls_only_the_sklearn_image(se
     template.has_resource_properties(
         "AWS::IAM::Role",
         {
-            "RoleName": f"{config.prefix}-endpoint",
+            "RoleName": config.names.endpoint_role,
             "AssumeRolePolicyDocument": {
                 "Statement": [
                     {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
@@ -46,7 +46,7 @@ def test_endpoint_role_is_for_sagemaker_only_and_pulls_only_the_sklearn_image(se
 def test_guard_alarms_watch_the_prod_variant_and_alert(serving):
     config, template = serving
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    prod = f"{config.prefix}-prod"
+    prod = config.names.endpoint("prod")
     assert sorted(a["Properties"]["AlarmName"] for a in alarms.values()) == sorted(
         [f"{prod}-5xx", f"{prod}-model-errors", f"{prod}-model-latency"]
     )

@@ -22,7 +22,7 @@ CONFIGS = load_all_environments()
 @pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
 def training(request, synthesis):
     config = request.param
-    return config, Template.from_json(synthesis.stacks[f"{config.prefix}-training"].template)
+    return config, Template.from_json(synthesis.stacks[config.names.stack("training")].template)
 
 
 def _statements(template: Template) -> list[dict]:
@@ -46,7 +46,7 @@ def test_pipeline_is_named_per_environment_and_runs_as_the_execution_role(traini
     template.has_resource_properties(
         "AWS::SageMaker::Pipeline",
         {
-            "PipelineName": f"{config.prefix}-training",
+            "PipelineName": config.names.pipeline,
             "RoleArn": {"Fn::GetAtt": [Match.string_like_regexp("^ExecutionRole"), "Arn"]},
             "PipelineDefinition": {"PipelineDefinitionBody": {"Fn::Sub": [Match.any_value(), Match.object_like({})]}},
         },
@@ -61,7 +61,7 @@ def test_model_package_group_per_environment_without_cross_account_policy_by_def
     config, template = training
     template.resource_count_is("AWS::SageMaker::ModelPackageGroup", 1)
     (group,) = template.find_resources("AWS::SageMaker::ModelPackageGroup").values()
-    assert group["Properties"]["ModelPackageGroupName"] == f"{config.prefix}-models"
+    assert group["Properties"]["ModelPackageGroupName"] == config.names.model_package_group
     assert config.training.prod_account_id is None
     assert "ModelPackageGroupPolicy" not in group["Properties"]
 
@@ -70,7 +70,7 @@ def test_execution_role_is_assumed_by_sagemaker_only_and_has_no_managed_policies
     config, template = training
     roles = template.find_resources("AWS::IAM::Role")
     (role,) = [r for key, r in roles.items() if key.startswith("ExecutionRole")]
-    assert role["Properties"]["RoleName"] == f"{config.prefix}-sagemaker-execution"
+    assert role["Properties"]["RoleName"] == config.names.execution_role
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
     ]
@@ -152,7 +152,7 @@ def test_mlflow_tracking_server_follows_the_config(training):
     template.has_resource_properties(
         "AWS::SageMaker::MlflowTrackingServer",
         {
-            "TrackingServerName": f"{config.prefix}-mlflow",
+            "TrackingServerName": config.names.mlflow_tracking_server,
             "TrackingServerSize": config.training.mlflow_tracking_server_size,
             "AutomaticModelRegistration": False,  # Model Registry stays the registry of record
             "ArtifactStoreUri": {"Fn::Join": ["", ["s3://", Match.any_value(), "/mlflow"]]},

@@ -34,7 +34,7 @@ def deployed_definition(template: dict) -> tuple[str, dict]:
 @pytest.fixture(params=CONFIGS, ids=lambda config: config.name)
 def deployed(request, synthesis):
     config = request.param
-    body, variables = deployed_definition(synthesis.stacks[f"{config.prefix}-training"].template)
+    body, variables = deployed_definition(synthesis.stacks[config.names.stack("training")].template)
     definition = json.loads(body)
     steps = {step["Name"]: step for step in definition["Steps"]}
     condition = steps["QualityGate"]
@@ -162,7 +162,7 @@ def test_fail_message_names_the_metric_its_value_and_the_threshold(deployed):
 def test_register_is_pending_approval_in_the_group_with_the_evaluation_as_metrics(deployed):
     config, _, steps, _, _ = deployed
     arguments = steps["RegisterModel"]["Arguments"]
-    assert arguments["ModelPackageGroupName"] == f"{config.prefix}-models"
+    assert arguments["ModelPackageGroupName"] == config.names.model_package_group
     assert arguments["ModelApprovalStatus"] == "PendingManualApproval"
     statistics = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert statistics["ContentType"] == "application/json"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-ACCOUNT = "123456789012"
-REGION = "eu-west-1"
+from tests.moto_patches import ACCOUNT, REGION
+
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
 
 

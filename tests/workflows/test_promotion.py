@@ -6,9 +6,9 @@ import boto3
 import pytest
 import release as release_cli
 
-from tests.workflows.conftest import CONFIG, EVALUATION_URI, PREFIX, REGION, model_answer
+from tests.workflows.conftest import CONFIG, EVALUATION_URI, NAMES, PREFIX, REGION, model_answer
 
-STAGING, PROD = f"{PREFIX}-staging", f"{PREFIX}-prod"
+STAGING, PROD = NAMES.endpoint("staging"), NAMES.endpoint("prod")
 
 
 def approve(world, token: str) -> None:
@@ -150,8 +150,8 @@ def test_approval_timeout_alerts_and_fails(world, aws):
 @pytest.mark.parametrize(
     ("status", "group"),
     [
-        ("PendingManualApproval", f"{PREFIX}-models"),
-        ("Rejected", f"{PREFIX}-models"),
+        ("PendingManualApproval", NAMES.model_package_group),
+        ("Rejected", NAMES.model_package_group),
         ("Approved", "someone-elses-models"),
     ],
 )

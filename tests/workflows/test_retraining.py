@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
-from moto.sagemaker.models import FakePipelineExecution
 
 from stacks.training_pipeline_contract import INPUT_DATA_PARAMETER
-from tests.workflows.conftest import PREFIX
+from tests import moto_patches
+from tests.workflows.conftest import NAMES
 
-PIPELINE = f"{PREFIX}-training"
+PIPELINE = NAMES.pipeline
 
 
 @pytest.fixture
 def pipeline_statuses():
     """Statuses the pipeline execution reports, one per DescribePipelineExecution (moto's are Succeeded at once)."""
-    statuses: list[str] = []
-    original = FakePipelineExecution.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.__dict__["_statuses"] = statuses
-
-    def status(self):
-        queue = self.__dict__.get("_statuses") or []
-        return queue.pop(0) if len(queue) > 1 else (queue[0] if queue else "Succeeded")
-
-    with (
-        mock.patch.object(FakePipelineExecution, "__init__", init),
-        mock.patch.object(
-            FakePipelineExecution,
-            "pipeline_execution_status",
-            property(status, lambda self, value: None),
-            create=True,
-        ),
-    ):
+    with moto_patches.pipeline_statuses() as statuses:
         yield statuses
 
 

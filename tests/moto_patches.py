@@ -1,0 +1,194 @@
+"""The one home of every patch of moto internals the suite uses (moto 5.2.x), each named after what moto lacks.
+
+Tests that only need emulated AWS APIs use `moto.mock_aws` directly (tests/lambdas/conftest.py, test_release_cli.py);
+tests that execute the synthesized state machines (tests/workflows/) enter `emulated_aws`, which adds:
+- Lambda without Docker echoes its payload: `invoke` runs the real handler in process (`handlers` by function name).
+- sagemaker:UpdateEndpoint is not implemented: `EndpointUpdates` switches the endpoint to the new config, or (when a
+  test asks for it) leaves it on the old one, which is what SageMaker does when a guard alarm rolls a blue/green
+  update back.
+- The aws-sdk integration name `applicationautoscaling` is not mapped to boto3's `application-autoscaling`.
+- aws-sdk:sfn calls: Step Functions takes and returns PascalCase names for every SDK integration (StateMachineArn,
+  Executions) while the Step Functions API itself is camelCase; moto passes the names through unchanged, so the stub
+  translates them for the `sfn` service only.
+- Wait states and task timeouts use real time: waits are skipped (and recorded in `Clock`); a test may shorten one
+  timeout.
+- Endpoints have no model behind them: a test queues the bodies the endpoints answer with, in call order (moto's own
+  result queue caches one answer per endpoint and body, which a second release would replay).
+And `pipeline_statuses`: moto's pipeline executions succeed at once; it makes them report a given status sequence.
+
+When moto gains one of these, delete its patch here: the executed workflow tests show whether moto's own behaviour
+is enough.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
+
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.responses import ActionResult
+from moto.sagemaker.models import FakePipelineExecution, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.models import SageMakerRuntimeBackend
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "eu-west-1"
+EXECUTE_STATE_MACHINES = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+# ------------------------------------------------------------------------------------------------------ Lambda
+def _load_handler(path: Path):
+    spec = importlib.util.spec_from_file_location(f"handler_{path.parent.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+def _real_handlers(handlers: Mapping[str, Path]):
+    def invoke(self, function_name, qualifier, body, headers, response_headers):
+        name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+        context = SimpleNamespace(
+            function_name=name,
+            memory_limit_in_mb=256,
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
+            aws_request_id="test-request",
+        )
+        return json.dumps(_load_handler(handlers[name])(json.loads(body or "{}"), context)).encode()
+
+    return invoke
+
+
+# ------------------------------------------------------------------------------------------------------ SageMaker
+@dataclass
+class EndpointUpdates:
+    """Stub of sagemaker:UpdateEndpoint (moto lacks it). `roll_back` makes the next update of an endpoint end on its
+    old config, as a guardrail auto-rollback does."""
+
+    calls: list[dict] = field(default_factory=list)
+    roll_back: set[str] = field(default_factory=set)
+
+    def handler(self):
+        updates = self
+
+        def update_endpoint(response: SageMakerResponse) -> ActionResult:
+            name = response._get_param("EndpointName")
+            config_name = response._get_param("EndpointConfigName")
+            call = {"EndpointName": name, "EndpointConfigName": config_name}
+            if response._get_param("DeploymentConfig"):
+                call["DeploymentConfig"] = response._get_param("DeploymentConfig")
+            updates.calls.append(call)
+            backend = sagemaker_backends[ACCOUNT][REGION]
+            endpoint = backend.endpoints[name]  # KeyError -> moto answers with an error, as AWS would
+            if name in updates.roll_back:
+                updates.roll_back.discard(name)
+            else:
+                backend.describe_endpoint_config(config_name)  # fails for an unknown config, as AWS would
+                endpoint.endpoint_config_name = config_name
+            return ActionResult({"EndpointArn": endpoint.arn})
+
+        return update_endpoint
+
+
+@contextmanager
+def pipeline_statuses() -> Iterator[list[str]]:
+    """Statuses a pipeline execution reports, one per DescribePipelineExecution, the last one repeated (moto's are
+    Succeeded at once). Yields the list a test fills."""
+    statuses: list[str] = []
+    original = FakePipelineExecution.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.__dict__["_statuses"] = statuses
+
+    def status(self):
+        queue = self.__dict__.get("_statuses") or []
+        return queue.pop(0) if len(queue) > 1 else (queue[0] if queue else "Succeeded")
+
+    with (
+        mock.patch.object(FakePipelineExecution, "__init__", init),
+        mock.patch.object(
+            FakePipelineExecution,
+            "pipeline_execution_status",
+            property(status, lambda self, value: None),
+            create=True,
+        ),
+    ):
+        yield statuses
+
+
+# ------------------------------------------------------------------------------------------------------ Step Functions
+def _recase(value, first):
+    if isinstance(value, dict):
+        return {first(key[0]) + key[1:]: _recase(item, first) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_recase(item, first) for item in value]
+    return value
+
+
+_original_sdk_task = StateTaskServiceAwsSdk._eval_service_task
+
+
+def _sdk_task_with_sfn_casing(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+    if self._get_boto_service_name() != "stepfunctions":
+        return _original_sdk_task(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+    parameters = _recase(normalised_parameters, str.lower)
+    _original_sdk_task(self, env, resource_runtime_part, parameters, state_credentials)
+    env.stack.append(_recase(env.stack.pop(), str.upper))
+
+
+@dataclass
+class Clock:
+    waits: list[int] = field(default_factory=list)
+    shorten: dict[int, int] = field(default_factory=dict)  # timeout seconds -> seconds actually waited
+
+
+@contextmanager
+def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
+    """moto with state machine execution and every patch above. Yields clock, updates and answers (the queue of
+    endpoint response bodies)."""
+    clock = Clock()
+    updates = EndpointUpdates()
+    answers: list[str] = []
+    original_timeout = TimeoutSeconds._eval_seconds
+
+    def answer(self, endpoint_name, unique_repr):
+        body = answers.pop(0) if answers else "no answer queued"
+        return body, "application/json", "AllTraffic", ""
+
+    def skip_wait(self, env, wait_seconds):
+        clock.waits.append(wait_seconds)
+
+    def timeout(self, env):
+        seconds = original_timeout(self, env)
+        return clock.shorten.get(seconds, seconds)
+
+    overrides = {
+        **StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
+        "applicationautoscaling": "application-autoscaling",
+    }
+    with (
+        mock_aws(config=EXECUTE_STATE_MACHINES),
+        mock.patch.object(LambdaSimpleBackend, "invoke", _real_handlers(handlers)),
+        mock.patch.object(WaitFunction, "_wait_interval", skip_wait),
+        mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task", _sdk_task_with_sfn_casing),
+        mock.patch.object(SageMakerRuntimeBackend, "invoke_endpoint", answer),
+        mock.patch.object(TimeoutSeconds, "_eval_seconds", timeout),
+        mock.patch.object(SageMakerResponse, "update_endpoint", updates.handler(), create=True),
+        mock.patch.object(StateTaskService, "_SERVICE_NAME_SFN_TO_BOTO_OVERRIDES", overrides),
+    ):
+        yield SimpleNamespace(clock=clock, updates=updates, answers=answers)
