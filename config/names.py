@@ -1,4 +1,4 @@
-"""Every name the project gives a cloud resource, as a function of the environment: the one place they are spelled.
+"""Phase 00: every name the project gives a cloud resource, as a function of the environment, spelled once.
 
 CDK-free and import-light: stacks and constructs build resources with these names, the operator scripts
 (scripts/release.py, scripts/pipeline_start.py) find those resources by them, tests assert them. Lambda functions

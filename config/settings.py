@@ -1,4 +1,4 @@
-"""Environment settings as typed data.
+"""Phase 00: environment settings as typed data.
 
 Each environment is one TOML file in config/environments/ (its file name is the environment name).
 Every value is validated here, before any construct exists, so a bad or missing value fails with a

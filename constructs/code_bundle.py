@@ -1,4 +1,4 @@
-"""A folder of code shipped to SageMaker as one reproducible tar.gz CDK asset.
+"""Phase 03: a folder of code shipped to SageMaker as one reproducible tar.gz CDK asset.
 
 SageMaker's script mode wants a `sourcedir.tar.gz` (the training toolkit and the serving container download and
 unpack it); CDK zips directories, so the tarball is built here at synth time. It is byte-reproducible: sorted entries,

@@ -1,4 +1,4 @@
-"""Project-wide guardrails applied at synth time: mandatory tags, their enforcement, and cdk-nag acknowledgments."""
+"""Phase 00: project-wide guardrails applied at synth time: mandatory tags and cdk-nag acknowledgments."""
 
 from __future__ import annotations
 

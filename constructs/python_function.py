@@ -1,4 +1,4 @@
-"""A Python Lambda function with the project's safe defaults and the Powertools layer.
+"""Phase 01 (also used by phase 04): a Python Lambda function with the project's safe defaults and the Powertools layer.
 
 `PowertoolsFunction` arguments:
 - `function_name`: full name (`titanic-<env>-<what>`); also names the log group `/aws/lambda/<function_name>`.

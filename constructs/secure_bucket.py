@@ -1,4 +1,4 @@
-"""An S3 bucket with the project's non-negotiable defaults."""
+"""Phase 00: an S3 bucket with the project's non-negotiable defaults."""
 
 from __future__ import annotations
 

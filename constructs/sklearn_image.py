@@ -1,4 +1,4 @@
-"""The one SageMaker scikit-learn container of the project: processing, training and serving all use it.
+"""Phase 03 (and 04): the project's one SageMaker scikit-learn container: processing, training and serving use it.
 
 A model pickled by one scikit-learn version is only guaranteed to load in the same version, so there is exactly one
 version constant. 1.2-1 = Python 3.9 + scikit-learn 1.2.1 (requirements.txt pins the same scikit-learn locally).

@@ -1,4 +1,4 @@
-"""Step Functions pieces both workflows share (phases 04 and 06): the failure tail and the poll-until-settled loop.
+"""Phases 04 and 06: Step Functions pieces both workflows share: the failure tail and the poll-until-settled loop.
 
 The workflows are written as `sfn.StateMachineFragment`s chained in execution order. Two things a fragment needs
 that CDK does not ship:

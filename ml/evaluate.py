@@ -1,4 +1,4 @@
-"""ModelEvaluation: score the trained model on the held-out test split; write evaluation.json and plots.
+"""Phase 02: ModelEvaluation: score the trained model on the held-out test split; write evaluation.json and plots.
 
 SageMaker Processing runs this file with its default paths; the model arrives as model.tar.gz (extracted here),
 locally --model-dir may be an already-extracted model folder. evaluation.json uses the Model Registry

@@ -1,4 +1,5 @@
-"""Serving handlers for the SageMaker scikit-learn container (model_fn, input_fn, predict_fn, output_fn).
+"""Phase 02 (served in 04): handlers for the SageMaker scikit-learn container (model_fn, input_fn, predict_fn,
+output_fn).
 
 The local server (ml/local/server.py) calls these same four functions, so both honour one contract:
 - application/json: {"instances": [passenger, ...]} -> {"predictions": [{"survived": 0|1, "probability": p}, ...]}

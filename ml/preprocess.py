@@ -1,4 +1,4 @@
-"""DataPreProcessing: validate raw passengers against the contract, clean them, split train/validation/test.
+"""Phase 02: DataPreProcessing: validate raw passengers against the contract, clean them, split train/validation/test.
 
 SageMaker Processing runs this file with its default paths; locally pass --input-dir and --output-dir.
 Writes <output-dir>/<split>/<split>.csv for every split in ml.contracts.SPLITS, in the raw column layout

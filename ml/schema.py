@@ -1,4 +1,4 @@
-"""The raw passenger contract: the one definition of what a valid Titanic record is.
+"""Phase 01 (also read by phase 02): the raw passenger contract: the one definition of what a valid Titanic record is.
 
 Used by preprocessing (training data), by inference (request payloads) and by the data-validation
 Lambda (objects landing in the raw area). Nothing else may restate these rules.

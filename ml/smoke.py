@@ -1,4 +1,4 @@
-"""Smoke test of a serving endpoint: one request of known passengers and the checks its response must pass.
+"""Phase 04: smoke test of a serving endpoint: one request of known passengers and the checks its response must pass.
 
 Used by the local flow (over HTTP on loopback) and by the smoke-test Lambda against SageMaker endpoints, so both
 judge a model by the same rules. Pure Python (no third-party imports): it runs in a plain Lambda runtime.

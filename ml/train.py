@@ -1,4 +1,4 @@
-"""TrainModel: fit the feature encoding and a gradient-boosting classifier; write the model folder.
+"""Phase 02: TrainModel: fit the feature encoding and a gradient-boosting classifier; write the model folder.
 
 SageMaker Training runs this file with hyperparameters as `--name value` arguments and the SM_CHANNEL_TRAIN,
 SM_CHANNEL_VALIDATION and SM_MODEL_DIR variables; locally pass --train, --validation and --model-dir.

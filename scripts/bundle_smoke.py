@@ -1,4 +1,4 @@
-"""Run the pipeline's four scripts from the code bundle, the way the SageMaker containers run them (no AWS).
+"""Phase 03: run the pipeline's four scripts from the code bundle, the way the SageMaker containers run them (no AWS).
 
     python scripts/bundle_smoke.py [--ml-root DIR] [--data data/titanic.csv] [--metric accuracy]
 

@@ -1,4 +1,4 @@
-"""Read a synthesized cloud assembly (cdk.out): stacks, templates, cdk-nag findings and acknowledgments."""
+"""Phase 00: read a synthesized cloud assembly (cdk.out): stacks, templates, cdk-nag findings and acknowledgments."""
 
 from __future__ import annotations
 

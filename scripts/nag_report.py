@@ -1,4 +1,4 @@
-"""List every cdk-nag acknowledgment of every stack in one place (docs/nag-acknowledgments.md).
+"""Phase 00: list every cdk-nag acknowledgment of every stack in one place (docs/nag-acknowledgments.md).
 
 Reads the cloud assembly written by `make synth`. Usage: python scripts/nag_report.py [cdk.out] [output.md]
 """

@@ -1,4 +1,4 @@
-"""Draw the SageMaker pipeline graph from a synthesized training template (no AWS needed).
+"""Phase 03: draw the SageMaker pipeline graph from a synthesized training template (no AWS needed).
 
     python scripts/pipeline_graph.py cdk.out/titanic-dev-training.template.json docs/images/03-pipeline-graph.png
 

@@ -1,4 +1,4 @@
-"""Start one execution of an environment's training pipeline and follow it until it ends (needs AWS credentials).
+"""Phase 03: start one run of an environment's training pipeline and follow it until it ends (needs AWS credentials).
 
     python scripts/pipeline_start.py --env dev [--parameter QualityThreshold=0.8] [--poll-seconds 30] [--no-wait]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Operator commands for the promotion workflow and the runtime resources it creates (needs AWS credentials).
+"""Phases 04/06: operator commands for the promotion workflow and the runtime resources it creates (needs AWS).
 
   approve  --env ENV --token TOKEN [--approver NAME]   let a release waiting at the approval gate go to prod
   reject   --env ENV --token TOKEN [--reason TEXT]     stop it; prod stays as it is

@@ -1,4 +1,4 @@
-"""Print what `make synth` produced: environment, stack, resource count and cdk-nag result per stack."""
+"""Phase 00: print what `make synth` produced: environment, stack, resource count and cdk-nag result per stack."""
 
 from __future__ import annotations
 

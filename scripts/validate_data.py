@@ -1,4 +1,4 @@
-"""Validate a local CSV file against the passenger schema (ml/schema.py), exactly as the validation Lambda does.
+"""Phase 01: validate a local CSV file against the passenger schema (ml/schema.py), exactly as the Lambda does.
 
 Usage: python -m scripts.validate_data FILE   (or: make validate-data FILE=path)
 Exit 0 with a one-line summary when valid; exit 1 with the list of problems when not; exit 2 when FILE cannot be

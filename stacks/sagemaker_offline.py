@@ -1,4 +1,4 @@
-"""The SageMaker Python SDK (v2 workflow API), made to build pipeline definitions offline and fast.
+"""Phase 03: the SageMaker Python SDK (v2 workflow API), made to build pipeline definitions offline and fast.
 
 Pure Python, no CDK; used by stacks/training_pipeline_definition.py. Importing this module installs the faster
 config validator (below) into the SDK.

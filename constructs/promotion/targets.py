@@ -1,5 +1,5 @@
-"""What the promotion workflow deploys to and records in: typed references from the serving, foundation, training
-and orchestration stacks (stacks/orchestration.py builds it)."""
+"""Phase 04: what the promotion workflow deploys to and records in: typed references from the serving, foundation,
+training and orchestration stacks (stacks/orchestration.py builds it)."""
 
 from __future__ import annotations
 

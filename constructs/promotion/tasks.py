@@ -1,4 +1,4 @@
-"""Task builders of the promotion workflow: the SageMaker, SSM and IAM pieces its fragments repeat.
+"""Phase 04: task builders of the promotion workflow: the SageMaker, SSM and IAM pieces its fragments repeat.
 
 Each returns a state (or a policy statement) and adds nothing to the graph by itself; the fragments connect them.
 """

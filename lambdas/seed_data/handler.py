@@ -1,4 +1,4 @@
-"""CloudFormation custom resource: copy the bundled Titanic CSV (a CDK file asset) into the raw area on deploy.
+"""Phase 01: custom resource that copies the bundled Titanic CSV (a CDK file asset) into the raw area on deploy.
 
 Create/Update copy the asset object to the destination key; the new raw object then flows through validation like any
 upload. Delete does nothing: data is never removed by a stack operation (the bucket's removal policy decides).

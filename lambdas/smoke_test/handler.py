@@ -1,4 +1,4 @@
-"""Smoke test of one SageMaker endpoint, run by the promotion workflow after each deployment.
+"""Phase 04: smoke test of one SageMaker endpoint, run by the promotion workflow after each deployment.
 
 It sends ml/smoke.py's request of known passengers and judges the response with ml/smoke.py's check_response, so the
 local server and every SageMaker endpoint pass or fail by the same rules. An endpoint that errors is a failed smoke

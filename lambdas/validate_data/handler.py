@@ -1,4 +1,4 @@
-"""Validate each object created under the raw prefix against the passenger schema (ml/schema.py).
+"""Phase 01: validate each object created under the raw prefix against the passenger schema (ml/schema.py).
 
 Valid   -> server-side copy to the curated prefix, then a `DatasetValidated` event on the default event bus.
 Invalid -> copy to the quarantine prefix, a JSON report beside it, then an alert on the alerts topic.
