@@ -15,13 +15,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from constructs.workflow_fragments import ChoiceExit, FailureTail, PollUntilSettled, catch_all, error_cause
+from constructs.workflow_fragments import ChoiceExit, FailureTail, Fragment, PollUntilSettled, catch_all, error_cause
 
 PIPELINE_RUNNING = ("Executing", "Stopping")
 DEFAULT_INPUT = '{"trigger": "manual", "curated_uri": "unchanged", "sha256": "unchanged"}'
 
 
-class OverlapGuard(sfn.StateMachineFragment):
+class OverlapGuard(Fragment):
     """Ends in `skipped` when another execution of this workflow or of the pipeline runs; else continues."""
 
     def __init__(
@@ -89,16 +89,7 @@ class OverlapGuard(sfn.StateMachineFragment):
         )
         latest_pipeline.next(latest_state).next(pipeline_idle)
         running_workflows.next(alone)
-        self._start = running_workflows
-        self._exit = ChoiceExit(pipeline_idle)
-
-    @property
-    def start_state(self) -> sfn.State:
-        return self._start
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return [self._exit]
+        self._start, self._ends = running_workflows, (ChoiceExit(pipeline_idle),)
 
 
 class RetrainingWorkflow(Construct):

@@ -1,15 +1,18 @@
 """Phases 04 and 06: Step Functions pieces both workflows share: the failure tail and the poll-until-settled loop.
 
-The workflows are written as `sfn.StateMachineFragment`s chained in execution order. Two things a fragment needs
-that CDK does not ship:
+The workflows are written as `sfn.StateMachineFragment`s (subclasses of `Fragment` here) chained in execution
+order. Pieces CDK does not ship:
+- `Fragment`: a fragment that names its first state and its ends as it builds them;
 - `ChoiceExit`: a fragment end that is a branch of a Choice (chaining the fragment adds that branch), so a fragment
   can end in a decision without an extra Pass state;
 - `FailureTail`: every handled failure records `$.failure {error, cause}`, alerts a human, and fails the execution
-  with that error and cause.
+  with that error and cause;
+- `PollUntilSettled`: Wait -> Describe -> Choice until a resource leaves its in-progress statuses.
 
-Rendering note: CDK lists a state machine's states in the order it discovers them, which follows the order states
-were connected. Fragments connect their states in the order they run, which is the order the definitions had
-before they were split into fragments, so the synthesized definitions did not change (template snapshots).
+Rendering note: CDK lists a definition's states in the order it discovers them, walking each state's incoming edges
+(in the order they were connected) before its outgoing ones. Reordering how states are connected can reorder the
+rendered JSON without changing the graph; the template snapshots show it (they stayed byte-identical through the
+split into fragments).
 """
 
 from __future__ import annotations
@@ -21,6 +24,20 @@ from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
+
+
+class Fragment(sfn.StateMachineFragment):
+    """A fragment that sets `self._start` (its first state) and `self._ends` (its ends, INextable) as it builds."""
+
+    _ends: tuple[sfn.INextable, ...] = ()
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self._start
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return list(self._ends)
 
 
 def catch_all() -> dict:
@@ -52,7 +69,7 @@ class ChoiceExit:
         return sfn.Chain.start(state)
 
 
-class FailureTail(sfn.StateMachineFragment):
+class FailureTail(Fragment):
     """Alert, then fail with `$.failure.error` / `$.failure.cause`. States join it through `failure(...)`.
 
     `alert`: the states that tell a human (their last one is chained to the Fail state), e.g. an SNS publish.
@@ -66,14 +83,6 @@ class FailureTail(sfn.StateMachineFragment):
         chain.next(sfn.Fail(self, fail_state_id, error_path="$.failure.error", cause_path="$.failure.cause"))
         self._start = alert[0]
 
-    @property
-    def start_state(self) -> sfn.State:
-        return self._start
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return []
-
     def failure(self, scope: Construct, state_id: str, error: str, cause: str) -> sfn.Chain:
         """A Pass (in `scope`) that sets $.failure to {error, cause} and joins the tail.
 
@@ -84,7 +93,7 @@ class FailureTail(sfn.StateMachineFragment):
         )
 
 
-class PollUntilSettled(sfn.StateMachineFragment):
+class PollUntilSettled(Fragment):
     """Wait -> `poll` (a Describe call) -> Choice: back to Wait while `in_progress`; the fragment's end when
     `settled`; `otherwise` anything else. Waiting this way (not `.sync`) behaves the same in AWS and under moto.
     """
@@ -103,15 +112,7 @@ class PollUntilSettled(sfn.StateMachineFragment):
         otherwise: sfn.IChainable,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._wait = sfn.Wait(self, wait_state_id, time=sfn.WaitTime.duration(interval))
-        choice = sfn.Choice(self, choice_state_id).when(in_progress, self._wait).otherwise(otherwise)
-        self._wait.next(poll).next(choice)
-        self._exit = ChoiceExit(choice, settled)
-
-    @property
-    def start_state(self) -> sfn.State:
-        return self._wait
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return [self._exit]
+        wait = sfn.Wait(self, wait_state_id, time=sfn.WaitTime.duration(interval))
+        choice = sfn.Choice(self, choice_state_id).when(in_progress, wait).otherwise(otherwise)
+        wait.next(poll).next(choice)
+        self._start, self._ends = wait, (ChoiceExit(choice, settled),)

@@ -46,6 +46,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
+from config.names import VARIANT_NAME
+
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "eu-west-1"
 EXECUTE_STATE_MACHINES = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -168,7 +170,7 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
 
     def answer(self, endpoint_name, unique_repr):
         body = answers.pop(0) if answers else "no answer queued"
-        return body, "application/json", "AllTraffic", ""
+        return body, "application/json", VARIANT_NAME, ""
 
     def skip_wait(self, env, wait_seconds):
         clock.waits.append(wait_seconds)

@@ -14,7 +14,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 from constructs.promotion.tasks import sagemaker_arn
-from constructs.workflow_fragments import FailureTail
+from constructs.workflow_fragments import FailureTail, Fragment
 
 EXPECTED_INPUT = '{"model_package_arn": "<arn>", "mode": "release|rollback"}'
 MODES = ("release", "rollback")
@@ -23,7 +23,7 @@ PACKAGE_FIELDS = ("ModelPackageGroupName", "ModelApprovalStatus", "ModelPackageV
 REFUSED = "PackageRefused"
 
 
-class Admission(sfn.StateMachineFragment):
+class Admission(Fragment):
     def __init__(
         self,
         scope: Construct,
@@ -47,7 +47,7 @@ class Admission(sfn.StateMachineFragment):
         name_release = self._name_release(release_prefix, stages)
         describe_package = self._describe_package()
         package_checks = self._package_checks()
-        self._check_input = (
+        self._start = (
             sfn.Choice(self, "CheckInput")
             .when(
                 sfn.Condition.and_(sfn.Condition.is_present("$.model_package_arn"), sfn.Condition.is_present("$.mode")),
@@ -63,14 +63,6 @@ class Admission(sfn.StateMachineFragment):
             )
             .otherwise(invalid_input)
         )
-
-    @property
-    def start_state(self) -> sfn.State:
-        return self._check_input
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return [self._facts]
 
     def _name_release(self, release_prefix: str, stages: Sequence[str]) -> sfn.Chain:
         """A release id, and the names of the model and endpoint configs it creates: <prefix>[-<stage>]-<id>
@@ -143,7 +135,7 @@ class Admission(sfn.StateMachineFragment):
                 sfn.JsonPath.string_at("$.model_package_arn"),
             ),
         )
-        self._facts = sfn.Pass(
+        facts = sfn.Pass(
             self,
             "KeepReleaseFacts",
             parameters={
@@ -159,6 +151,7 @@ class Admission(sfn.StateMachineFragment):
                 },
             },
         )
+        self._ends = (facts,)
         return (
             sfn.Choice(self, "IsApprovedInThisGroup")
             .when(
@@ -169,7 +162,7 @@ class Admission(sfn.StateMachineFragment):
                         sfn.Condition.string_equals("$.package.ModelPackageGroupName", self._group),
                         sfn.Condition.string_equals("$.package.ModelApprovalStatus", "Approved"),
                     ),
-                    self._facts,
+                    facts,
                 )
                 .otherwise(not_approved),
             )

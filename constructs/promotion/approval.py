@@ -14,10 +14,10 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from config.names import RELEASE_REJECTED_ERROR, Names
 from constructs import Construct
-from constructs.workflow_fragments import FailureTail, catch_all, error_cause
+from constructs.workflow_fragments import FailureTail, Fragment, catch_all, error_cause
 
 
-class ApprovalGate(sfn.StateMachineFragment):
+class ApprovalGate(Fragment):
     def __init__(
         self,
         scope: Construct,
@@ -31,7 +31,7 @@ class ApprovalGate(sfn.StateMachineFragment):
         super().__init__(scope, construct_id)
         package_arn = sfn.JsonPath.string_at("$.model_package_arn")
         staging, prod = names.endpoint("staging"), names.endpoint("prod")
-        self._request = tasks.SnsPublish(
+        request = tasks.SnsPublish(
             self,
             "RequestApproval",
             topic=alerts_topic,
@@ -72,12 +72,12 @@ class ApprovalGate(sfn.StateMachineFragment):
             ),
             result_path=sfn.JsonPath.DISCARD,
         )
-        self._request.add_catch(
+        request.add_catch(
             notify_rejected.next(sfn.Succeed(self, "Rejected", comment="a human rejected the release; prod unchanged")),
             errors=[RELEASE_REJECTED_ERROR],
             result_path="$.rejection",
         )
-        self._request.add_catch(
+        request.add_catch(
             failed.failure(
                 self,
                 "ApprovalTimedOut",
@@ -89,12 +89,5 @@ class ApprovalGate(sfn.StateMachineFragment):
             errors=[sfn.Errors.TIMEOUT],
             result_path="$.error",
         )
-        self._request.add_catch(failed.failure(self, "ApprovalFailed", "ApprovalFailed", error_cause()), **catch_all())
-
-    @property
-    def start_state(self) -> sfn.State:
-        return self._request
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return [self._request]
+        request.add_catch(failed.failure(self, "ApprovalFailed", "ApprovalFailed", error_cause()), **catch_all())
+        self._start, self._ends = request, (request,)

@@ -27,13 +27,13 @@ from constructs.promotion.tasks import (
     sdk_tags,
     use_key,
 )
-from constructs.workflow_fragments import ChoiceExit, FailureTail, PollUntilSettled, catch_all, error_cause
+from constructs.workflow_fragments import ChoiceExit, FailureTail, Fragment, PollUntilSettled, catch_all, error_cause
 
 # Endpoint statuses that are still moving: keep polling.
 IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 
 
-class EndpointRollout(sfn.StateMachineFragment):
+class EndpointRollout(Fragment):
     def __init__(
         self,
         scope: Construct,
@@ -85,15 +85,7 @@ class EndpointRollout(sfn.StateMachineFragment):
         )
         create_config.next(describe_current).next(idle)
         self._start = create_config
-        self._exit = ChoiceExit(smoke_passed, sfn.Condition.boolean_equals(f"$.smoke_{stage}.passed", True))
-
-    @property
-    def start_state(self) -> sfn.State:
-        return self._start
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return [self._exit]
+        self._ends = (ChoiceExit(smoke_passed, sfn.Condition.boolean_equals(f"$.smoke_{stage}.passed", True)),)
 
     # ------------------------------------------------------------------------------------------ pieces, in order
     def _failure(self, what: str, error: str, cause: str) -> sfn.Chain:

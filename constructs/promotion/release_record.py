@@ -17,7 +17,7 @@ from config.settings import EndpointStageSettings
 from constructs import Construct
 from constructs.promotion.targets import PromotionTargets
 from constructs.promotion.tasks import read_parameter, sagemaker_arn, write_parameter
-from constructs.workflow_fragments import FailureTail, catch_all, error_cause
+from constructs.workflow_fragments import FailureTail, Fragment, catch_all, error_cause
 
 AUTOSCALING_SERVICE_ROLE = (
     "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
@@ -31,7 +31,7 @@ AUTOSCALING_REASON = (
 )
 
 
-class ReleaseRecord(sfn.StateMachineFragment):
+class ReleaseRecord(Fragment):
     def __init__(
         self,
         scope: Construct,
@@ -85,14 +85,6 @@ class ReleaseRecord(sfn.StateMachineFragment):
             .next(sfn.Succeed(self, "Released"))
         )
         self._start = read_current
-
-    @property
-    def start_state(self) -> sfn.State:
-        return self._start
-
-    @property
-    def end_states(self) -> list[sfn.INextable]:
-        return []
 
     def _autoscaling(
         self, endpoint: str, fleet: EndpointStageSettings

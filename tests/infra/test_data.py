@@ -16,6 +16,7 @@ from aws_cdk.assertions import Template
 
 from app import create_app
 from config import load_all_environments, load_environment
+from config.names import DATASET_EVENT_DETAIL_TYPE, DATASET_EVENT_SOURCE
 from constructs.python_function import POWERTOOLS_LAYER
 
 CONFIGS = load_all_environments()
@@ -190,8 +191,8 @@ def test_the_validator_runs_with_powertools_tracing_and_its_configuration(data):
         "QUARANTINE_PREFIX": "quarantine/",
     }
     assert (variables["EVENT_SOURCE"], variables["EVENT_DETAIL_TYPE"], variables["EVENT_BUS_NAME"]) == (
-        "titanic-sagemaker.data",
-        "DatasetValidated",
+        DATASET_EVENT_SOURCE,
+        DATASET_EVENT_DETAIL_TYPE,
         "default",
     )
     assert "Alerts" in json.dumps(variables["ALERTS_TOPIC_ARN"])
@@ -231,7 +232,7 @@ def test_the_validator_role_has_exactly_the_reviewed_permissions(data):
     [listing] = [s for s in statements if s["Action"] == "s3:ListBucket"]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["curated/*", "quarantine/*"]}}
     [publish] = [s for s in statements if s["Action"] == "events:PutEvents"]
-    assert publish["Condition"] == {"StringEquals": {"events:source": "titanic-sagemaker.data"}}
+    assert publish["Condition"] == {"StringEquals": {"events:source": DATASET_EVENT_SOURCE}}
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     role = template.find_resources("AWS::IAM::Role")[role_id]["Properties"]
     assert "ManagedPolicyArns" not in role
@@ -287,7 +288,7 @@ def test_outputs_give_later_stacks_the_curated_dataset_and_the_event_contract():
             ["s3://", {"Ref": stack.get_logical_id(outputs.bucket.node.default_child)}, "/curated/titanic.csv"],
         ]
     }
-    assert (outputs.event_source, outputs.event_detail_type) == ("titanic-sagemaker.data", "DatasetValidated")
+    assert (outputs.event_source, outputs.event_detail_type) == (DATASET_EVENT_SOURCE, DATASET_EVENT_DETAIL_TYPE)
     with pytest.raises(AttributeError):
         outputs.curated_dataset_key = "elsewhere"  # frozen: later stacks cannot change it
 

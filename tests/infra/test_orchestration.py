@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config import load_all_environments
+from config.names import DATASET_EVENT_DETAIL_TYPE, DATASET_EVENT_SOURCE
 from constructs.promotion.guardrails import deployment_config
 from tests.workflows.asl import Resolver
 
@@ -64,7 +65,7 @@ def test_dataset_event_and_schedule_start_retraining(orchestration):
         "AWS::Events::Rule",
         {
             "Name": config.names.dataset_validated_rule,
-            "EventPattern": {"source": ["titanic-sagemaker.data"], "detail-type": ["DatasetValidated"]},
+            "EventPattern": {"source": [DATASET_EVENT_SOURCE], "detail-type": [DATASET_EVENT_DETAIL_TYPE]},
         },
     )
     template.has_resource_properties(

@@ -6,6 +6,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config import load_all_environments
+from config.names import VARIANT_NAME
 
 CONFIGS = load_all_environments()
 
@@ -55,7 +56,7 @@ def test_guard_alarms_watch_the_prod_variant_and_alert(serving):
         assert properties["Namespace"] == "AWS/SageMaker"
         assert {d["Name"]: d["Value"] for d in properties["Dimensions"]} == {
             "EndpointName": prod,
-            "VariantName": "AllTraffic",
+            "VariantName": VARIANT_NAME,
         }
         assert properties["Period"] == 60
         assert properties["TreatMissingData"] == "notBreaching"

@@ -14,6 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from config.names import DATASET_EVENT_DETAIL_TYPE, DATASET_EVENT_SOURCE
+
 # Tracing off outside Lambda; metrics need a namespace. Set before any handler module is imported.
 os.environ.update(
     {
@@ -124,7 +126,7 @@ def lake(monkeypatch) -> DataLakeFake:
             return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
         events = boto3.client("events", region_name=REGION)
-        events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["titanic-sagemaker.data"]}))
+        events.put_rule(Name="capture", EventPattern=json.dumps({"source": [DATASET_EVENT_SOURCE]}))
         events.put_targets(Rule="capture", Targets=[{"Id": "queue", "Arn": arn(events_queue)}])
         sns = boto3.client("sns", region_name=REGION)
         topic_arn = sns.create_topic(Name="titanic-test-alerts")["TopicArn"]
@@ -139,8 +141,8 @@ def lake(monkeypatch) -> DataLakeFake:
             "RAW_PREFIX": "raw/",
             "CURATED_PREFIX": "curated/",
             "QUARANTINE_PREFIX": "quarantine/",
-            "EVENT_SOURCE": "titanic-sagemaker.data",
-            "EVENT_DETAIL_TYPE": "DatasetValidated",
+            "EVENT_SOURCE": DATASET_EVENT_SOURCE,
+            "EVENT_DETAIL_TYPE": DATASET_EVENT_DETAIL_TYPE,
             "EVENT_BUS_NAME": "default",
             "ALERTS_TOPIC_ARN": topic_arn,
             "MAX_OBJECT_BYTES": str(25 * 1024 * 1024),

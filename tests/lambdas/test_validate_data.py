@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from config.names import DATASET_EVENT_DETAIL_TYPE, DATASET_EVENT_SOURCE
 from lambdas.validate_data import handler as validate
 from tests.broken_data import BROKEN_VARIANTS, SEED_BYTES, SEED_ROWS
 from tests.lambdas.conftest import BUCKET, LambdaContext, sha256
@@ -51,8 +52,8 @@ def test_valid_data_is_curated_and_announced(lake):
     assert head["Metadata"]["sha256"] == sha256(SEED_BYTES)
     assert head["ServerSideEncryption"] == "aws:kms"
     [event] = lake.published_events()
-    assert event["source"] == "titanic-sagemaker.data"
-    assert event["detail-type"] == "DatasetValidated"
+    assert event["source"] == DATASET_EVENT_SOURCE
+    assert event["detail-type"] == DATASET_EVENT_DETAIL_TYPE
     assert event["detail"] == {
         "curated_uri": f"s3://{BUCKET}/curated/titanic.csv",
         "curated_version_id": head["VersionId"],
