@@ -31,14 +31,52 @@ class Foundation:
 class FoundationStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        destroy = config.destroy_on_delete
-        names = config.names
+        self._config, self._names = config, config.names
+        key = self._environment_key()
+        access_logs = SecureBucket(
+            self,
+            "AccessLogs",
+            encryption_key=None,
+            access_log_bucket=None,
+            access_log_prefix="",
+            noncurrent_version_expiration_days=config.storage.noncurrent_version_expiration_days,
+            destroy_on_delete=config.destroy_on_delete,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs", expiration=Duration.days(config.storage.access_log_expiration_days)
+                )
+            ],
+        )
+        artifacts = SecureBucket(
+            self,
+            "Artifacts",
+            encryption_key=key,
+            access_log_bucket=access_logs.bucket,
+            access_log_prefix="artifacts/",
+            noncurrent_version_expiration_days=config.storage.noncurrent_version_expiration_days,
+            destroy_on_delete=config.destroy_on_delete,
+        )
+        topic = sns.Topic(
+            self,
+            "Alerts",
+            topic_name=self._names.alerts_topic,
+            display_name=f"{PROJECT} {config.name} alerts",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
+        self.outputs = Foundation(
+            key=key, access_log_bucket=access_logs.bucket, artifacts_bucket=artifacts.bucket, alerts_topic=topic
+        )
 
+    def _environment_key(self) -> kms.Key:
+        """The one KMS key of the environment: data, artifacts, logs and alerts."""
+        destroy = self._config.destroy_on_delete
         key = kms.Key(
             self,
             "Key",
-            alias=names.key_alias,
-            description=names.description("encrypts data, artifacts, logs and alerts"),
+            alias=self._names.key_alias,
+            description=self._names.description("encrypts data, artifacts, logs and alerts"),
             enable_key_rotation=True,
             pending_window=Duration.days(7 if destroy else 30),
             removal_policy=removal_policy(destroy),
@@ -56,60 +94,18 @@ class FoundationStack(Stack):
                 conditions={"StringEquals": {"aws:SourceAccount": self.account}},
             )
         )
-
         # CloudWatch Logs encrypts this environment's log groups (Lambda functions of later phases) with the key.
         # The encryption context names the log group, so the grant is limited to log groups named `...titanic-<env>-*`.
+        log_groups = (
+            f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{self._names.log_groups_pattern}"
+        )
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsForThisEnvironment",
                 principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
                 actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 resources=["*"],  # in a key policy "*" means this key
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{names.log_groups_pattern}"
-                        )
-                    }
-                },
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
             )
         )
-
-        access_logs = SecureBucket(
-            self,
-            "AccessLogs",
-            encryption_key=None,
-            access_log_bucket=None,
-            access_log_prefix="",
-            noncurrent_version_expiration_days=config.storage.noncurrent_version_expiration_days,
-            destroy_on_delete=destroy,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-access-logs", expiration=Duration.days(config.storage.access_log_expiration_days)
-                )
-            ],
-        )
-
-        artifacts = SecureBucket(
-            self,
-            "Artifacts",
-            encryption_key=key,
-            access_log_bucket=access_logs.bucket,
-            access_log_prefix="artifacts/",
-            noncurrent_version_expiration_days=config.storage.noncurrent_version_expiration_days,
-            destroy_on_delete=destroy,
-        )
-
-        topic = sns.Topic(
-            self,
-            "Alerts",
-            topic_name=names.alerts_topic,
-            display_name=f"{PROJECT} {config.name} alerts",
-            master_key=key,
-            enforce_ssl=True,
-        )
-        topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
-
-        self.outputs = Foundation(
-            key=key, access_log_bucket=access_logs.bucket, artifacts_bucket=artifacts.bucket, alerts_topic=topic
-        )
+        return key

@@ -80,6 +80,37 @@ class TrainingStack(Stack):
             model_package_group_description=names.description(f"models registered by {names.pipeline}"),
             model_package_group_policy=self._cross_account_read_policy(config),
         )
+        role, policy, tracking_server = self._execution_role(
+            config, foundation, input_bucket, input_data_key, bundle, training_bundle
+        )
+        definition = build_definition(
+            self._definition_settings(config, bundle, training_bundle, input_data_key, tracking_server is not None)
+        )
+        pipeline = self._pipeline(names, definition, role, foundation, input_bucket, bundle, tracking_server)
+        # The first execution must find the role's permissions and the group it registers into.
+        pipeline.node.add_dependency(policy, group)
+
+        self.definition = definition
+        self.code_bundle = bundle
+        self.outputs = TrainingPipeline(
+            pipeline_name=names.pipeline,
+            pipeline_arn=self.format_arn(service="sagemaker", resource="pipeline", resource_name=names.pipeline),
+            model_package_group_name=names.model_package_group,
+            model_package_group_arn=self._group_arn(names),
+            execution_role=role,
+        )
+
+    def _execution_role(
+        self,
+        config: EnvironmentConfig,
+        foundation: Foundation,
+        input_bucket: s3.IBucket,
+        input_data_key: str,
+        bundle: CodeBundle,
+        training_bundle: CodeBundle,
+    ) -> tuple[iam.Role, iam.Policy, sagemaker.CfnMlflowTrackingServer | None]:
+        """The role the pipeline and its jobs run as, granted exactly what the steps use (and MLflow when on)."""
+        settings, names = config.training, config.names
         role = iam.Role(
             self,
             "ExecutionRole",
@@ -107,12 +138,21 @@ class TrainingStack(Stack):
                 image_uri=sklearn_image_uri(config.region),
                 group_arn=self._group_arn(names),
                 packages_arn=self._packages_arn(names),
-                group_name=names.model_package_group,
             ),
         )
-        definition = build_definition(
-            self._definition_settings(config, bundle, training_bundle, input_data_key, tracking_server is not None)
-        )
+        return role, policy, tracking_server
+
+    def _pipeline(
+        self,
+        names: Names,
+        definition: str,
+        role: iam.Role,
+        foundation: Foundation,
+        input_bucket: s3.IBucket,
+        bundle: CodeBundle,
+        tracking_server: sagemaker.CfnMlflowTrackingServer | None,
+    ) -> sagemaker.CfnPipeline:
+        """The pipeline, its definition's ${...} placeholders filled by CloudFormation (Fn::Sub)."""
         variables = {
             "ArtifactsBucket": foundation.artifacts_bucket.bucket_name,
             "CodeBucket": bundle.bucket_name,
@@ -131,18 +171,7 @@ class TrainingStack(Stack):
             role_arn=role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": Fn.sub(definition, variables)},
         )
-        # The first execution must find the role's permissions and the group it registers into.
-        pipeline.node.add_dependency(policy, group)
-
-        self.definition = definition
-        self.code_bundle = bundle
-        self.outputs = TrainingPipeline(
-            pipeline_name=names.pipeline,
-            pipeline_arn=self.format_arn(service="sagemaker", resource="pipeline", resource_name=names.pipeline),
-            model_package_group_name=names.model_package_group,
-            model_package_group_arn=self._group_arn(names),
-            execution_role=role,
-        )
+        return pipeline
 
     def _code_bundles(self, *, with_mlflow_client: bool) -> tuple[CodeBundle, CodeBundle]:
         """The bundle every step unpacks, and the training job's (the same, with MLflow on plus a root

@@ -64,7 +64,6 @@ class PipelineAccess:
     image_uri: str
     group_arn: str
     packages_arn: str
-    group_name: str
 
 
 def grant_pipeline_execution(stack: Stack, policy: iam.Policy, access: PipelineAccess) -> None:
