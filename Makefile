@@ -181,6 +181,13 @@ reject: $(VENV_STAMP) ## mark the latest local model version (or VERSION=n) Reje
 models: $(VENV_STAMP) ## list the local registry's model versions and their approval status
 	@$(PY) -m ml.local.registry list
 
+.PHONY: drift
+drift: $(VENV_STAMP) ## drift check of captured traffic: make drift CAPTURE=folder|file [BASELINE=baseline.json|model dir] (exit 0/3/2)
+	@test -n "$(CAPTURE)" || { echo "usage: make drift CAPTURE=<capture folder or .jsonl file> [BASELINE=<baseline.json or model folder>]" >&2; exit 2; }
+	@# Without BASELINE, the baseline of the latest model in the local registry (make run registers one).
+	@baseline='$(BASELINE)'; [ -n "$$baseline" ] || baseline=$$($(PY) -m ml.local.latest baseline) || exit 2; \
+	  $(PY) -m ml.drift --env $(ENV) --capture '$(CAPTURE)' --baseline "$$baseline" --output-dir .local/drift
+
 .PHONY: model-selection
 model-selection: $(VENV_STAMP) ## how the estimator was chosen: cross-validation on the train split, seed variance
 	@$(PY) -m ml.local.model_selection

@@ -121,9 +121,16 @@ def _read_request(record: capture.Record, request: capture.Payload, traffic: Tra
         traffic.invalid_passengers += 1
         columns = {column for column, _ in errors} | ({UNKNOWN_FIELD} if unknown else set())
         traffic.problems.update(columns)
-        reasons = [f"{c} {'is invalid (value withheld)' if c in PERSONAL_COLUMNS else r}" for c, r in errors]
+        reasons = [f"{c} {_withheld(c, r)}" for c, r in errors]
         reasons += [f"unknown field(s) {', '.join(unknown)}"] if unknown else []
         _example(traffic, record, f"instance {index}: {'; '.join(reasons)}")
+
+
+def _withheld(column: str, reason: str) -> str:
+    """A schema reason, without the value when the column is personal data (the reason may quote the value)."""
+    if column in PERSONAL_COLUMNS and reason not in ("is missing", "is required but empty"):
+        return "is invalid (value withheld)"
+    return reason
 
 
 def _read_response(record: capture.Record, response: capture.Payload, traffic: Traffic) -> None:
