@@ -54,6 +54,15 @@ def verdict(report: Mapping[str, Any]) -> str:
     return f"verdict: no drift ({len(report['features'])} features within thresholds, {counted})"
 
 
+def headline(report: Mapping[str, Any]) -> str:
+    """The verdict in a few words (the local flow's summary table)."""
+    if report["status"] == NOT_ENOUGH_TRAFFIC:
+        return report["message"]
+    if report["status"] == DRIFT:
+        return f"DRIFT in {', '.join(report['alarms'])}"
+    return f"no drift ({len(report['features'])} features)"
+
+
 def plotted_rows(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The rows a plot shows: every drifted feature, and the prediction when it moved (even if not alarming)."""
     rows = [row for row in report["features"] if row["drifted"]]

@@ -162,5 +162,5 @@ def simulate_and_check(
     output.mkdir(parents=True, exist_ok=True)
     (output / drift.REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     answered = sum(1 for status in statuses if status == 200)
-    sent = f"{len(records)} passengers in {len(requests)} requests ({answered} answered) captured in {capture_root}"
-    return report["status"] != drift.DRIFT, f"{sent}; {drift_report.verdict(report).removeprefix('verdict: ')}"
+    sent = f"{len(records)} passengers in {len(requests)} requests ({answered} answered) captured"
+    return report["status"] != drift.DRIFT, f"{sent}: {drift_report.headline(report)}"
