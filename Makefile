@@ -149,7 +149,7 @@ cleanup: $(VENV_STAMP) ## list (CONFIRM=yes: delete) endpoints/configs/models th
 
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: bench-synth bench-ml bench-validate-data ## every benchmark
+bench: bench-synth bench-ml bench-validate-data bench-drift ## every benchmark
 
 .PHONY: bench-synth
 bench-synth: $(VENV_STAMP) ## synth time of the full app against an empty CDK app (medians, ratio)
@@ -191,6 +191,10 @@ drift: $(VENV_STAMP) ## drift check of captured traffic: make drift CAPTURE=fold
 .PHONY: model-selection
 model-selection: $(VENV_STAMP) ## how the estimator was chosen: cross-validation on the train split, seed variance
 	@$(PY) -m ml.local.model_selection
+
+.PHONY: bench-drift
+bench-drift: $(VENV_STAMP) ## drift check: false-alarm rate when nothing changed (ENV's thresholds), time of one 10000-record window
+	@$(PY) -m ml.local.drift_calibration --env $(ENV)
 
 .PHONY: bench-ml
 bench-ml: $(VENV_STAMP) ## inference latency (in process, HTTP), throughput, batch of 1000, make-run time: table + JSON

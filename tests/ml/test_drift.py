@@ -187,3 +187,21 @@ def test_the_core_runs_without_numpy_scikit_learn_or_matplotlib(pipeline: dict) 
 
 def test_thresholds_have_the_config_names() -> None:
     assert drift.Thresholds(0.25, 0.01, 100, 0.2, 0.05, False) == DEV
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_configured_thresholds_rarely_alarm_when_nothing_changed(env: str) -> None:
+    """Reference and window drawn from one population (a seeded shuffle, so the figure is reproducible)."""
+    from ml.local import drift_calibration
+
+    thresholds = drift.Thresholds.from_settings(load_environment(env).monitoring)
+    rate, _ = drift_calibration.false_alarm_rate(thresholds, thresholds.min_records, trials=100, seed=1)
+    assert rate <= 0.03
+
+
+def test_the_calibration_command_prints_rates_and_timing(capsys) -> None:
+    from ml.local import drift_calibration
+
+    assert drift_calibration.main(["--trials", "5", "--records", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "windows with an alarm" in out and "one window of 300 capture records" in out
