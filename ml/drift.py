@@ -307,13 +307,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         thresholds = _environment_thresholds(args.env)
+    except Exception as error:  # config's ConfigError (config is imported late): a message, not a traceback
+        print(f"drift: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
         reference = baseline.load(args.baseline)
         records = capture.read_location(args.capture)
     except (capture.CaptureFormatError, baseline.BaselineError, OSError) as error:
         print(f"drift: unusable input: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    except Exception as error:  # ConfigError (config is imported late): a message, not a traceback
-        print(f"drift: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
     report = check(records, reference, thresholds)
     report["inputs"] = {"capture": str(args.capture), "baseline": str(args.baseline), "env": args.env}
