@@ -149,7 +149,7 @@ cleanup: $(VENV_STAMP) ## list (CONFIRM=yes: delete) endpoints/configs/models th
 
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: bench-synth bench-ml bench-validate-data ## every benchmark
+bench: bench-synth bench-ml bench-validate-data bench-drift ## every benchmark
 
 .PHONY: bench-synth
 bench-synth: $(VENV_STAMP) ## synth time of the full app against an empty CDK app (medians, ratio)
@@ -181,9 +181,20 @@ reject: $(VENV_STAMP) ## mark the latest local model version (or VERSION=n) Reje
 models: $(VENV_STAMP) ## list the local registry's model versions and their approval status
 	@$(PY) -m ml.local.registry list
 
+.PHONY: drift
+drift: $(VENV_STAMP) ## drift check of captured traffic: make drift CAPTURE=folder|file [BASELINE=baseline.json|model dir] (exit 0/3/2)
+	@test -n "$(CAPTURE)" || { echo "usage: make drift CAPTURE=<capture folder or .jsonl file> [BASELINE=<baseline.json or model folder>]" >&2; exit 2; }
+	@# Without BASELINE, the baseline of the latest model in the local registry (make run registers one).
+	@baseline='$(BASELINE)'; [ -n "$$baseline" ] || baseline=$$($(PY) -m ml.local.latest baseline) || exit 2; \
+	  $(PY) -m ml.drift --env $(ENV) --capture '$(CAPTURE)' --baseline "$$baseline" --output-dir .local/drift
+
 .PHONY: model-selection
 model-selection: $(VENV_STAMP) ## how the estimator was chosen: cross-validation on the train split, seed variance
 	@$(PY) -m ml.local.model_selection
+
+.PHONY: bench-drift
+bench-drift: $(VENV_STAMP) ## drift check: false-alarm rate when nothing changed (ENV's thresholds), time of one 10000-record window
+	@$(PY) -m ml.local.drift_calibration --env $(ENV)
 
 .PHONY: bench-ml
 bench-ml: $(VENV_STAMP) ## inference latency (in process, HTTP), throughput, batch of 1000, make-run time: table + JSON

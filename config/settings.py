@@ -8,6 +8,7 @@ message that names the environment and the field instead of surfacing as a Cloud
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -153,6 +154,55 @@ class OrchestrationSettings(_Settings):
     pipeline_poll_seconds: int = Field(ge=10, le=3600)
 
 
+# ---------------------------------------------------------------------------------------------- monitoring (06)
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_MINUTES_PER_UNIT = {"minute": 1, "hour": 60, "day": 24 * 60}
+
+
+class MonitoringSettings(_Settings):
+    """The drift check of captured endpoint traffic (ml/drift.py) and the scheduled job that runs it.
+
+    docs/06-observability-operations.md ("Model monitoring") says why each value is what it is.
+    """
+
+    schedule: str = Field(pattern=r"^rate\([^)]+\)$|^cron\([^)]+\)$")  # EventBridge Scheduler expression
+    window_hours: int = Field(ge=1, le=168)  # each run checks the capture of the last complete hours
+    capture_expiration_days: int = Field(ge=1, le=365)  # lifecycle of data-capture/: it holds names and tickets
+    psi_threshold: float = Field(gt=0.0, le=10.0)
+    significance: float = Field(gt=0.0, lt=0.5)  # the chi-square p-value a shift must also beat
+    # Decile bins need about 5 expected records per bin for the chi-square approximation: 10 x 5 = 50 at least.
+    min_records: int = Field(ge=50, le=10_000_000)
+    missing_rate_increase: float = Field(gt=0.0, le=1.0)
+    violation_rate_max: float = Field(ge=0.0, le=1.0)
+    prediction_drift_alarms: bool  # off: a window that spans a model rollout holds the previous model's outputs
+
+    @field_validator("schedule")
+    @classmethod
+    def _rate_is_well_formed(cls, value: str) -> str:
+        if value.startswith("rate("):
+            match = _RATE.match(value)
+            if not match or int(match.group(1)) < 1 or (int(match.group(1)) == 1) == match.group(2).endswith("s"):
+                raise ValueError("must be rate(<n> <unit>) with n >= 1, unit minute/hour/day (plural when n > 1)")
+        return value
+
+    @model_validator(mode="after")
+    def _window_and_retention_cover_the_schedule(self) -> MonitoringSettings:
+        match = _RATE.match(self.schedule)
+        if match:
+            period_minutes = int(match.group(1)) * _MINUTES_PER_UNIT[match.group(2).rstrip("s")]
+            if self.window_hours * 60 < period_minutes:
+                raise ValueError(
+                    f"window_hours ({self.window_hours}) is shorter than the schedule period ({self.schedule}): "
+                    "traffic between two runs would never be checked"
+                )
+        if self.capture_expiration_days * 24 < self.window_hours + 24:
+            raise ValueError(
+                f"capture_expiration_days ({self.capture_expiration_days}) must keep captured records at least one "
+                f"day past the window ({self.window_hours} h) so that a late or repeated run still finds them"
+            )
+        return self
+
+
 class EnvironmentConfig(_Settings):
     name: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$")
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
@@ -168,6 +218,7 @@ class EnvironmentConfig(_Settings):
     training: TrainingSettings
     serving: ServingSettings
     orchestration: OrchestrationSettings
+    monitoring: MonitoringSettings
 
     @field_validator("log_retention_days")
     @classmethod

@@ -23,6 +23,9 @@ def split_file(split: str) -> str:
 # TrainModel: SageMaker sets SM_CHANNEL_TRAIN / SM_CHANNEL_VALIDATION / SM_MODEL_DIR; the model folder holds these.
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
+# The drift baseline of the model (ml/baseline.py), beside it: it ships inside model.tar.gz and the local registry
+# keeps it with the model version, so a model and the traffic profile it is judged against never part.
+BASELINE_FILE = "baseline.json"
 
 # ModelEvaluation: the model artifact (model.tar.gz) and the test split come in, evaluation.json goes out.
 MODEL_INPUT_DIR = f"{PROCESSING_ROOT}/model"

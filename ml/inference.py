@@ -8,7 +8,8 @@ The local server (ml/local/server.py) calls these same four functions, so both h
 A passenger has every raw column but Survived; PassengerId is optional, Age, Fare, Cabin and Embarked may be null.
 Every malformed payload raises PayloadError, whose status (4xx) and message say what is wrong.
 
-Hot path: parse with schema.parse_record, encode with ml.features, one predict_proba call: no DataFrame.
+Hot path: parse with ml/payload.py (schema.parse_record per passenger), encode with ml.features, one
+predict_proba call: no DataFrame.
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # imported as a top-level module by the serving container: make `ml` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import csv
-import io
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,20 +28,14 @@ import joblib
 import numpy as np
 import sklearn
 
-from ml import contracts, features, schema
+from ml import contracts, features, payload
 
-MAX_INSTANCES = 10_000
-MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker real-time endpoints accept at most 6 MB per request
+# The request contract lives in ml/payload.py (standard library only: the drift check reads captured requests with
+# it where numpy is absent); these names stay here because the serving container and the local server use them.
+MAX_INSTANCES = payload.MAX_INSTANCES
+MAX_BODY_BYTES = payload.MAX_BODY_BYTES
+PayloadError = payload.PayloadError
 DECISION_THRESHOLD = 0.5
-_COLUMN_NAMES = frozenset(schema.INFERENCE_COLUMN_NAMES)
-
-
-class PayloadError(ValueError):
-    """The request is malformed; `status` is the 4xx HTTP status that says so."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -62,81 +54,7 @@ def model_fn(model_dir: str) -> Model:
 
 def input_fn(request_body: bytes | str, request_content_type: str | None) -> list[dict[str, Any]]:
     """Parsed, validated passengers from a request body."""
-    media_type = (request_content_type or "").split(";", 1)[0].strip().lower()
-    if len(request_body) > MAX_BODY_BYTES:
-        raise PayloadError(f"body of {len(request_body)} bytes exceeds the limit of {MAX_BODY_BYTES}", 413)
-    if isinstance(request_body, bytes):
-        try:
-            request_body = request_body.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise PayloadError(f"body is not UTF-8 (undecodable byte at offset {error.start})") from None
-    if media_type == contracts.JSON_CONTENT_TYPE:
-        instances = _json_instances(request_body)
-    elif media_type == contracts.CSV_CONTENT_TYPE:
-        instances = _csv_instances(request_body)
-    else:
-        raise PayloadError(
-            f"unsupported content type {request_content_type!r}; "
-            f"use {contracts.JSON_CONTENT_TYPE} or {contracts.CSV_CONTENT_TYPE}",
-            415,
-        )
-    return _parse_instances(instances)
-
-
-def _json_instances(text: str) -> list[Any]:
-    try:
-        document = json.loads(text)
-    except ValueError as error:
-        raise PayloadError(f"body is not valid JSON: {error}") from None
-    if not isinstance(document, dict) or "instances" not in document:
-        raise PayloadError('body must be a JSON object {"instances": [passenger, ...]}')
-    unknown = sorted(set(document) - {"instances"})
-    if unknown:
-        raise PayloadError(f"unknown top-level field(s) {', '.join(unknown)}; only 'instances' is allowed")
-    instances = document["instances"]
-    if not isinstance(instances, list):
-        raise PayloadError("'instances' must be a list of passenger objects")
-    for index, instance in enumerate(instances):
-        if not isinstance(instance, dict):
-            raise PayloadError(f"instance {index}: must be an object, got {type(instance).__name__}")
-    return instances
-
-
-def _csv_instances(text: str) -> list[dict[str, Any]]:
-    try:
-        rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
-    except csv.Error as error:
-        raise PayloadError(f"malformed CSV: {error}") from None
-    if rows and [cell.strip() for cell in rows[0]] == list(schema.INFERENCE_COLUMN_NAMES):
-        rows = rows[1:]
-    width = len(schema.INFERENCE_COLUMN_NAMES)
-    for index, row in enumerate(rows):
-        if len(row) != width:
-            raise PayloadError(
-                f"line {index}: has {len(row)} fields, expected {width} ({','.join(schema.INFERENCE_COLUMN_NAMES)})"
-            )
-    return [dict(zip(schema.INFERENCE_COLUMN_NAMES, row)) for row in rows]
-
-
-def _parse_instances(instances: Sequence[Any]) -> list[dict[str, Any]]:
-    if not instances:
-        raise PayloadError("no passengers: send at least one instance")
-    if len(instances) > MAX_INSTANCES:
-        raise PayloadError(f"{len(instances)} instances exceed the limit of {MAX_INSTANCES} per request", 413)
-    records = []
-    for index, instance in enumerate(instances):
-        unknown = instance.keys() - _COLUMN_NAMES
-        if unknown:
-            raise PayloadError(
-                f"instance {index}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-                f"allowed: {', '.join(schema.INFERENCE_COLUMN_NAMES)}"
-            )
-        values, errors = schema.parse_record(instance)
-        if errors:
-            reasons = "; ".join(f"{column} {reason}" for column, reason in errors)
-            raise PayloadError(f"instance {index}: {reasons}")
-        records.append(values)
-    return records
+    return payload.parse_request(request_body, request_content_type, MAX_BODY_BYTES, MAX_INSTANCES)
 
 
 def predict_fn(input_data: list[dict[str, Any]], model: Model) -> np.ndarray:

@@ -28,7 +28,7 @@ import sklearn
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from ml import contracts, dataset, features, schema, tracking
+from ml import baseline, contracts, dataset, features, inference, schema, tracking
 
 EXIT_INVALID_DATA = 2
 
@@ -127,6 +127,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     }
     text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
     dataset.write_atomically(model_dir / contracts.METADATA_FILE, text.encode("utf-8"))
+    # Drift baseline (ml/baseline.py): the inputs of the train split, the model's outputs on the validation split.
+    baseline.write(
+        model_dir,
+        baseline.build(train_records, estimator.predict_proba(x_validation)[:, 1], inference.DECISION_THRESHOLD),
+    )
     return metadata
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from config import ConfigError, available_environments, load_environment, select_environments, settings
+from config import (
+    ConfigError,
+    available_environments,
+    load_all_environments,
+    load_environment,
+    select_environments,
+    settings,
+)
 
 
 def test_at_least_dev_and_prod_exist_and_load():
@@ -224,3 +231,40 @@ def test_every_environment_has_a_serving_and_orchestration_section():
         config = load_environment(name)
         assert config.serving.prod.max_instances >= config.serving.prod.instance_count
         assert config.orchestration.retrain_schedule.startswith("cron(")
+
+
+# ---------------------------------------------------------------------------------------------- monitoring (06)
+@pytest.mark.parametrize(
+    ("replace", "by", "field", "reason"),
+    [
+        ('schedule = "rate(1 hour)"', 'schedule = "every hour"', "monitoring.schedule", "should match"),
+        ('schedule = "rate(1 hour)"', 'schedule = "rate(1 hours)"', "monitoring.schedule", "plural when n > 1"),
+        ('schedule = "rate(1 hour)"', 'schedule = "rate(0 minutes)"', "monitoring.schedule", "n >= 1"),
+        ('schedule = "rate(1 hour)"', 'schedule = "rate(2 days)"', "monitoring", "shorter than the schedule period"),
+        ("capture_expiration_days = 3", "capture_expiration_days = 1", "monitoring", "one day past the window"),
+        ("min_records = 100", "min_records = 20", "monitoring.min_records", "greater than or equal to 50"),
+        ("significance = 0.01", "significance = 0.5", "monitoring.significance", "less than 0.5"),
+        ("psi_threshold = 0.25", "psi_threshold = 0", "monitoring.psi_threshold", "greater than 0"),
+        ("violation_rate_max = 0.05", "violation_rate_max = 1.5", "monitoring.violation_rate_max", "less than"),
+        ("prediction_drift_alarms = false\n", "", "monitoring.prediction_drift_alarms", "is required but missing"),
+        ("window_hours = 24", "window_hours = 24\nwindow_days = 1", "monitoring.window_days", "not a known setting"),
+    ],
+)
+def test_bad_monitoring_values_name_the_field(environments_dir, replace, by, field, reason):
+    assert replace in VALID
+    (environments_dir / "staging.toml").write_text(VALID.replace(replace, by, 1))
+    with pytest.raises(ConfigError) as error:
+        load_environment("staging")
+    assert f"field '{field}'" in str(error.value)
+    assert reason in str(error.value)
+
+
+def test_monitoring_reaches_every_environment_hourly_and_keeps_capture_briefly():
+    from ml.drift import Thresholds
+
+    for config in load_all_environments():
+        monitoring = config.monitoring
+        assert monitoring.schedule == "rate(1 hour)"
+        assert monitoring.capture_expiration_days <= 7  # the capture holds names and tickets: kept only for the check
+        assert Thresholds.from_settings(monitoring).min_records == monitoring.min_records
+    assert load_environment("prod").monitoring.window_hours <= load_environment("dev").monitoring.window_hours

@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +30,9 @@ log = logging.getLogger("ml.local.server")
 class ModelServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Traffic capture hook (ml/local/capture.py attach): called with (request body, its Content-Type, response body,
+    # its Content-Type) for every answered invocation, like SageMaker data capture. None: nothing is captured.
+    on_invocation: Callable[[bytes, str | None, str, str], None] | None = None
 
     def __init__(self, model: inference.Model, port: int = 0) -> None:
         self.model = model
@@ -105,6 +108,8 @@ class InvocationHandler(BaseHTTPRequestHandler):
             log.exception("prediction failed")
             self._reply(500, {"error": "internal error while predicting (see the server log)"})
             return
+        if self.server.on_invocation:  # capture (ml/local/capture.py)
+            self.server.on_invocation(body, self.headers.get("Content-Type"), text, content_type)
         self._reply(200, body=text, content_type=content_type)
 
     def _read_body(self) -> bytes | None:

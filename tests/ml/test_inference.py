@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from ml import inference
+from ml import inference, schema
 
 from .payloads import CSV, EXPECTED, GOOD, JSON, MALFORMED, body, csv_line
 
@@ -37,7 +37,7 @@ def test_optional_and_nullable_fields(model: inference.Model) -> None:
 
 def test_csv_rows_in_documented_order_with_or_without_header(model: inference.Model) -> None:
     rows = "\n".join(csv_line(p) for p in GOOD) + "\n"
-    header = ",".join(inference.schema.INFERENCE_COLUMN_NAMES) + "\n"
+    header = ",".join(schema.INFERENCE_COLUMN_NAMES) + "\n"
     for data in (rows, header + rows, rows.replace("\n", "\r\n")):
         text, content_type = predict(model, data.encode(), CSV, CSV)
         assert content_type == CSV

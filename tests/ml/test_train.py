@@ -17,7 +17,8 @@ from .conftest import REPO, run_pipeline
 
 def test_model_folder_holds_the_model_and_its_metadata(pipeline: dict[str, Path]) -> None:
     model_dir = pipeline["model"]
-    assert sorted(p.name for p in model_dir.iterdir()) == sorted([contracts.MODEL_FILE, contracts.METADATA_FILE])
+    names = sorted(p.name for p in model_dir.iterdir())
+    assert names == sorted([contracts.MODEL_FILE, contracts.METADATA_FILE, contracts.BASELINE_FILE])
     metadata = json.loads((model_dir / contracts.METADATA_FILE).read_text())
     assert metadata["estimator"] == "GradientBoostingClassifier"
     assert metadata["hyperparameters"] == {
@@ -40,7 +41,7 @@ def test_model_folder_holds_the_model_and_its_metadata(pipeline: dict[str, Path]
 
 def test_same_seed_gives_the_same_model_bytes_and_metrics(pipeline: dict[str, Path], tmp_path: Path) -> None:
     again = run_pipeline(tmp_path)
-    for name in (contracts.MODEL_FILE, contracts.METADATA_FILE):
+    for name in (contracts.MODEL_FILE, contracts.METADATA_FILE, contracts.BASELINE_FILE):
         assert (again["model"] / name).read_bytes() == (pipeline["model"] / name).read_bytes()
     assert (again["evaluation"] / contracts.EVALUATION_FILE).read_bytes() == (
         pipeline["evaluation"] / contracts.EVALUATION_FILE
