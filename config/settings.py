@@ -43,6 +43,14 @@ LOG_RETENTION_DAYS = (
 )
 
 
+def _cloudwatch_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} (the values CloudWatch Logs accepts)"
+        )
+    return value
+
+
 class ConfigError(Exception):
     """A configuration problem, phrased for the person editing config/environments/."""
 
@@ -96,11 +104,39 @@ class TrainingSettings(_Settings):
     preprocess_seed: int = Field(ge=0)  # the split seed, the same default the local flow uses
     # Extra `--name value` arguments of ml/train.py (none needed by default).
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
-    # SageMaker-managed MLflow tracking server (seed 004); costs per hour while it exists, see docs/03.
+    # Derived from [mlflow] (EnvironmentConfig fills them; a TOML file may not set them): the stacks read these two
+    # until they read `config.mlflow` directly. True = a SageMaker-managed tracking server, billed every hour.
     mlflow_tracking_server: bool
     mlflow_tracking_server_size: Literal["Small", "Medium", "Large"] = "Small"
     # When prod lives in another account: that account may read this environment's model packages. None: same account.
     prod_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+
+
+# ---------------------------------------------------------------------------------------------- MLflow (seed 004)
+class MlflowSettings(_Settings):
+    """MLflow tracking per environment and the retention of what it stores (docs/03, "Tracking architecture")."""
+
+    # app: SageMaker MLflow App (serverless, no charge while idle); server: SageMaker MLflow tracking server (billed per
+    # hour while it exists, fine-grained sagemaker-mlflow:* IAM); none: no tracking in AWS (the local store only).
+    tracking: Literal["app", "server", "none"]
+    server_size: Literal["Small", "Medium", "Large"] = "Small"  # only with tracking = "server"
+    # Runs deleted longer than this are removed for good: `make mlflow-gc` locally, the artifact janitor in AWS.
+    deleted_run_retention_days: int = Field(ge=1, le=3650)
+    # Noncurrent (overwritten or deleted) object versions under the artifact store's mlflow/ prefix expire after this.
+    artifact_noncurrent_days: int = Field(ge=1, le=3650)
+    # Retention of the registry audit log group (a CloudWatch Logs retention value).
+    audit_log_retention_days: int
+
+    @field_validator("audit_log_retention_days")
+    @classmethod
+    def _audit_retention_is_a_cloudwatch_value(cls, value: int) -> int:
+        return _cloudwatch_retention(value)
+
+    @model_validator(mode="after")
+    def _size_only_for_a_server(self) -> MlflowSettings:
+        if "server_size" in self.model_fields_set and self.tracking != "server":
+            raise ValueError(f"server_size applies only to tracking = 'server' (tracking is {self.tracking!r})")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------- serving (phase 04)
@@ -164,17 +200,38 @@ class EnvironmentConfig(_Settings):
     ml: MlSettings
     data: DataSettings
     training: TrainingSettings
+    mlflow: MlflowSettings
     serving: ServingSettings
     orchestration: OrchestrationSettings
 
     @field_validator("log_retention_days")
     @classmethod
     def _retention_is_a_cloudwatch_value(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
+        return _cloudwatch_retention(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _training_reads_the_tracking_choice(cls, raw: object) -> object:
+        """[mlflow] is the one place the tracking choice is written; the training settings get their copy from it."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("training"), dict):
+            return raw  # the field validators report what is missing
+        training = dict(raw["training"])
+        moved = sorted(set(training) & {"mlflow_tracking_server", "mlflow_tracking_server_size"})
+        if moved:
             raise ValueError(
-                f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} (the values CloudWatch Logs accepts)"
+                f"training.{moved[0]} moved to [mlflow] (tracking, server_size): remove it from [training]"
             )
-        return value
+        mlflow = raw.get("mlflow") if isinstance(raw.get("mlflow"), dict) else {}
+        training["mlflow_tracking_server"] = mlflow.get("tracking") == "server"
+        if "server_size" in mlflow:
+            training["mlflow_tracking_server_size"] = mlflow["server_size"]
+        return {**raw, "training": training}
+
+    @model_validator(mode="after")
+    def _production_is_tracked(self) -> EnvironmentConfig:
+        if self.name == "prod" and self.mlflow.tracking == "none":
+            raise ValueError("mlflow.tracking must be 'app' or 'server' in the prod environment (runs must persist)")
+        return self
 
     @model_validator(mode="after")
     def _production_serves_from_two_instances(self) -> EnvironmentConfig:
@@ -214,9 +271,7 @@ def load_environment(name: str) -> EnvironmentConfig:
     try:
         return EnvironmentConfig(name=name, **raw)
     except ValidationError as error:
-        problems = "\n".join(
-            f"  - field '{'.'.join(str(part) for part in item['loc'])}': {_describe(item)}" for item in error.errors()
-        )
+        problems = "\n".join(f"  - {_where(item)}: {_describe(item)}" for item in error.errors())
         raise ConfigError(f"Invalid configuration for environment '{name}' ({_relative(path)}):\n{problems}") from None
 
 
@@ -230,6 +285,11 @@ def select_environments(context_value: str | None) -> list[EnvironmentConfig]:
     if not name or name == "all":
         return load_all_environments()
     return [load_environment(name)]
+
+
+def _where(item: dict) -> str:
+    # A check across sections (no single field) has an empty location.
+    return f"field '{'.'.join(str(part) for part in item['loc'])}'" if item["loc"] else "the file"
 
 
 def _describe(item: dict) -> str:
