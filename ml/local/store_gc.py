@@ -69,7 +69,7 @@ def report(collected: Collected, days: float) -> str:
     lines = []
     for title, runs in (
         ("removed", collected.removed),
-        (f"kept (deleted less than {days:g} days ago)", collected.kept),
+        (f"kept (deleted within the last {days:g} days)", collected.kept),
     ):
         lines.append(
             f"{title}: {len(runs)} run(s), {sum(r.files for r in runs)} artifact files, "
