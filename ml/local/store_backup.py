@@ -13,6 +13,7 @@ The target must be empty: an existing store is never overwritten or mixed with a
 from __future__ import annotations
 
 import datetime
+import gzip
 import hashlib
 import importlib.metadata
 import io
@@ -54,6 +55,12 @@ class ArchiveError(StoreError):
 
 
 @dataclass(frozen=True)
+class Backup:
+    archive: Path
+    manifest: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Restored:
     root: Path
     files: int
@@ -92,8 +99,9 @@ class _Hashing:
 
 
 # ---------------------------------------------------------------------------------------------- backup
-def backup(store: LocalStore, destination: Path, *, say: Say = print) -> Path:
-    """Write one archive of the store into `destination`; its path. A failed backup leaves no archive behind."""
+def backup(store: LocalStore, destination: Path, *, say: Say = print) -> Backup:
+    """Write one archive of the store into `destination`, read it back and verify it; a failed backup leaves no
+    archive behind."""
     if not store.database.is_file():
         raise StoreError(f"no local MLflow store at {store.root} (no {DATABASE_FILE}): run `make run` first")
     destination.mkdir(parents=True, exist_ok=True)
@@ -117,11 +125,16 @@ def backup(store: LocalStore, destination: Path, *, say: Say = print) -> Path:
                     progress.add(files[name]["bytes"])
                 manifest = _manifest(store, snapshot, files, now)
                 _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+        say("verify: reading the archive back")
+        _extract_verified(partial, None, lambda line: None)  # exactly the checks a restore makes
         os.replace(partial, archive)
+    except OSError as error:  # a file vanished, the disk is full...: say so, as for every other refusal
+        partial.unlink(missing_ok=True)
+        raise StoreError(f"backup failed: {error}; no archive was written") from error
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return archive
+    return Backup(archive, manifest)
 
 
 def _copy_database(source: Path, target: Path, say: Say) -> None:
@@ -202,26 +215,29 @@ def restore(archive: Path, target: LocalStore, *, say: Say = print) -> Restored:
     target.root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.root.name}-restore-", dir=target.root.parent))
     try:
-        manifest = _extract_verified(archive, staging, say)
-        _check_database(staging / DATABASE_FILE, manifest)
-        (staging / ARTIFACTS_DIR).mkdir(exist_ok=True)
-        moved = relocate_artifacts(staging / DATABASE_FILE, manifest["artifact_root_uri"], target.artifact_root_uri)
-        if not target.is_empty():
-            raise StoreError(f"{target.root} was written to while restoring: nothing restored, run it again")
-        if target.root.exists():
-            target.root.rmdir()
-        os.replace(staging, target.root)
-        os.chmod(target.root, 0o777 & ~_umask())  # mkdtemp made it private (0700); a store folder is not
-    except BaseException:
+        moved, manifest = _restore_into(archive, staging, target, say)
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):  # the disk is full, a folder is not writable...
+            raise StoreError(f"restore failed: {error}; nothing was restored") from error
         raise
     entries = manifest["files"].values()
     return Restored(target.root, len(entries), sum(entry["bytes"] for entry in entries), moved, manifest)
 
 
-def verified_manifest(archive: Path, *, say: Say = lambda line: None) -> dict[str, Any]:
-    """Read the whole archive and check it as a restore would, writing nothing; its manifest."""
-    return _extract_verified(archive, None, say)
+def _restore_into(archive: Path, staging: Path, target: LocalStore, say: Say) -> tuple[int, dict[str, Any]]:
+    """Verify and extract into `staging`, check the database, move its artifact locations, rename it into place."""
+    manifest = _extract_verified(archive, staging, say)
+    _check_database(staging / DATABASE_FILE, manifest)
+    (staging / ARTIFACTS_DIR).mkdir(exist_ok=True)
+    moved = relocate_artifacts(staging / DATABASE_FILE, manifest["artifact_root_uri"], target.artifact_root_uri)
+    if not target.is_empty():
+        raise StoreError(f"{target.root} was written to while restoring: nothing restored, run it again")
+    if target.root.exists():
+        target.root.rmdir()
+    os.replace(staging, target.root)
+    os.chmod(target.root, 0o777 & ~_umask())  # mkdtemp made it private (0700); a store folder is not
+    return moved, manifest
 
 
 def _umask() -> int:
@@ -243,7 +259,7 @@ def _extract_verified(archive: Path, staging: Path | None, say: Say) -> dict[str
             for name, member in sorted(files.items()):
                 _extract_one(tar, member, staging / name if staging else None, manifest["files"][name])
                 progress.add(member.size)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise ArchiveError(f"{archive.name} is truncated or corrupt ({error}); nothing was restored") from error
     return manifest
 

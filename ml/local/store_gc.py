@@ -9,7 +9,10 @@ version is not collected (the version would point at removed files), the whole g
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -84,10 +87,16 @@ def report(collected: Collected, days: float) -> str:
 
 
 def _mlflow_gc(store: LocalStore, days: float) -> None:
-    from mlflow.cli import gc as mlflow_gc  # MLflow's own command, run in this process (no second interpreter)
-
-    arguments = ["--backend-store-uri", store.uri, "--tracking-uri", store.uri, "--older-than", f"{days:g}d"]
-    mlflow_gc.main(args=arguments, prog_name="mlflow gc", standalone_mode=False)
+    # MLflow's own command, in its own process: in this one, `mlflow.cli.gc` would call mlflow.set_tracking_uri with
+    # the MLFLOW_TRACKING_URI it read when mlflow.cli was first imported, a process-wide setting that outlives it.
+    command = [sys.executable, "-m", "mlflow", "gc", "--backend-store-uri", store.uri, "--older-than", f"{days:g}d"]
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": store.uri}
+    completed = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    if completed.stdout:
+        print(completed.stdout, end="", flush=True)  # MLflow's "Run with ID ... has been permanently deleted."
+    if completed.returncode != 0:
+        lines = [line for line in completed.stderr.splitlines() if line.strip()]
+        raise StoreError(f"mlflow gc failed (exit {completed.returncode}): {lines[-1] if lines else 'no message'}")
 
 
 def _deleted_runs(store: LocalStore) -> list[DeletedRun]:

@@ -25,8 +25,8 @@ DEFAULT_BACKUP_DIR = registry.LOCAL_DIR / "backups"
 def _backup(args: argparse.Namespace) -> int:
     source = current()
     start = time.perf_counter()
-    archive = store_backup.backup(source, Path(args.dest), say=_say("mlflow-backup"))
-    manifest = store_backup.verified_manifest(archive)
+    written = store_backup.backup(source, Path(args.dest), say=_say("mlflow-backup"))
+    archive, manifest = written.archive, written.manifest
     print(
         f"mlflow-backup: wrote {archive} ({human_bytes(archive.stat().st_size)}, {manifest['total_files']} files, "
         f"MLflow {manifest['mlflow_version']}, schema {manifest['schema_revision']}), read back and verified, "

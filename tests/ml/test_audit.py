@@ -89,7 +89,7 @@ def test_the_history_travels_with_a_backup(store, tmp_path: Path, monkeypatch: p
     from ml.local.store import LocalStore, current
 
     before = audit.history(registry.client(), registry.MODEL_NAME)
-    archive = store_backup.backup(current(), tmp_path / "backups", say=lambda line: None)
+    archive = store_backup.backup(current(), tmp_path / "backups", say=lambda line: None).archive
     target = LocalStore(tmp_path / "restored")
     store_backup.restore(archive, target, say=lambda line: None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", target.uri)

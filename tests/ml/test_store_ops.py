@@ -96,6 +96,16 @@ def test_backup_refuses_a_missing_store_and_a_tracking_server(tmp_path, monkeypa
     assert "is not a local SQLite store" in capsys.readouterr().err
 
 
+def test_backup_refuses_a_symbolic_link_among_the_artifacts_and_writes_nothing(archive, tmp_path, capsys) -> None:
+    store = copy_of(archive, tmp_path / "store")
+    (store.artifacts / "link").symlink_to("/etc/hostname")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store.uri)
+        assert store_ops.main(["backup", "--dest", str(tmp_path / "out")]) == 1
+    assert "is a symbolic link: the backup copies regular files only" in capsys.readouterr().err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 # ---------------------------------------------------------------------------------------------- restore
 def test_restore_into_another_folder_holds_exactly_what_the_store_held(archive, source, tmp_path, monkeypatch, capsys):
     store, ids = source
@@ -118,7 +128,7 @@ def test_a_restored_store_works_on_its_own_after_the_original_is_gone(archive, s
     _, ids = source
     original = copy_of(archive, tmp_path / "original")  # the module's source store stays for the other tests
     monkeypatch.setenv("MLFLOW_TRACKING_URI", original.uri)
-    archive_of_copy = store_backup.backup(original, tmp_path / "backups", say=lambda line: None)
+    archive_of_copy = store_backup.backup(original, tmp_path / "backups", say=lambda line: None).archive
     shutil.rmtree(original.root)
     assert store_ops.main(["restore", str(archive_of_copy)]) == 0  # the lost store's own place: no locations move
     client = use(original, monkeypatch)
@@ -283,6 +293,10 @@ def test_gc_removes_runs_deleted_longer_ago_than_the_retention_and_keeps_recent_
     assert (copy.artifacts / recent.info.run_id / "artifacts" / "file.txt").is_file()
     assert store_ops.main(["gc", "--days", "0"]) == 0  # DAYS=0: every deleted run goes
     assert recent.info.run_id in capsys.readouterr().out.split("kept (")[0]
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'next.db'}")
+    assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'next.db'}"  # gc left MLflow's global setting alone
 
 
 def test_gc_refuses_to_remove_a_deleted_run_that_backs_a_model_version(
