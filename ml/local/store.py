@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from ml.local import registry
 DATABASE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "artifacts"
 SQLITE_PREFIX = "sqlite:///"
+Say = Callable[[str], None]  # where progress lines go (print, or a test's list.append)
 
 # Columns in which MLflow stores artifact locations as URIs (MLflow 3.17 schema): a restore into another folder
 # rewrites the old artifact root there, and nowhere else (a param or tag that mentions a path is data, not a location).
@@ -29,6 +31,10 @@ LOCATION_COLUMNS = (
     ("logged_models", "artifact_location"),
     ("workspaces", "default_artifact_root"),
 )
+
+
+# Rows counted into a backup's manifest (a quick look at what an archive holds) and checked again after a restore.
+COUNTED_TABLES = ("experiments", "runs", "registered_models", "model_versions", "registered_model_aliases")
 
 
 class StoreError(Exception):
@@ -122,3 +128,26 @@ def human_bytes(count: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+def count_rows(database: Path) -> dict[str, int]:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        # Table names come from COUNTED_TABLES, never from input.
+        return {t: connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}  # noqa: S608
+
+
+class Progress:
+    """One line at each tenth of the work, so long backups and restores show they are moving."""
+
+    def __init__(self, say: Say, label: str, total_files: int, total_bytes: int) -> None:
+        self.say, self.label, self.total_files, self.total_bytes = say, label, total_files, total_bytes
+        self.files = self.bytes = self.reported = 0
+        say(f"{label}: {total_files} files, {human_bytes(total_bytes)}")
+
+    def add(self, size: int) -> None:
+        self.files += 1
+        self.bytes += size
+        tenth = self.files * 10 // max(self.total_files, 1)
+        if tenth > self.reported:
+            self.reported = tenth
+            self.say(f"{self.label}: {self.files}/{self.total_files} files ({human_bytes(self.bytes)})")

@@ -25,7 +25,6 @@ import tarfile
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -35,7 +34,10 @@ from ml.local.store import (
     ARTIFACTS_DIR,
     DATABASE_FILE,
     LocalStore,
+    Progress,
+    Say,
     StoreError,
+    count_rows,
     human_bytes,
     relocate_artifacts,
     schema_revision,
@@ -45,9 +47,6 @@ from ml.local.store import (
 FORMAT, FORMAT_VERSION = "titanic-sagemaker/mlflow-local-store-backup", 1
 MANIFEST = "manifest.json"
 CHUNK = 1 << 20
-# Rows counted into the manifest (a quick look at what an archive holds) and checked again after a restore.
-COUNTED_TABLES = ("experiments", "runs", "registered_models", "model_versions", "registered_model_aliases")
-Say = Callable[[str], None]
 
 
 class ArchiveError(StoreError):
@@ -67,23 +66,6 @@ class Restored:
     bytes: int
     locations_moved: int
     manifest: dict[str, Any]
-
-
-class _Progress:
-    """One line at each tenth of the work, so long backups and restores show they are moving."""
-
-    def __init__(self, say: Say, label: str, total_files: int, total_bytes: int) -> None:
-        self.say, self.label, self.total_files, self.total_bytes = say, label, total_files, total_bytes
-        self.files = self.bytes = self.reported = 0
-        say(f"{label}: {total_files} files, {human_bytes(total_bytes)}")
-
-    def add(self, size: int) -> None:
-        self.files += 1
-        self.bytes += size
-        tenth = self.files * 10 // max(self.total_files, 1)
-        if tenth > self.reported:
-            self.reported = tenth
-            self.say(f"{self.label}: {self.files}/{self.total_files} files ({human_bytes(self.bytes)})")
 
 
 class _Hashing:
@@ -118,7 +100,7 @@ def backup(store: LocalStore, destination: Path, *, say: Say = print) -> Backup:
             files: dict[str, dict[str, Any]] = {}
             with tarfile.open(partial, "w:gz") as tar:
                 files[DATABASE_FILE] = _add_file(tar, snapshot, DATABASE_FILE)
-                progress = _Progress(say, "artifacts", len(artifacts), sum(p.stat().st_size for p in artifacts))
+                progress = Progress(say, "artifacts", len(artifacts), sum(p.stat().st_size for p in artifacts))
                 for path in artifacts:
                     name = f"{ARTIFACTS_DIR}/{path.relative_to(store.artifacts).as_posix()}"
                     files[name] = _add_file(tar, path, name)
@@ -188,17 +170,11 @@ def _manifest(store: LocalStore, snapshot: Path, files: dict, now: datetime.date
         "mlflow_version": importlib.metadata.version("mlflow"),  # the version that wrote the store
         "schema_revision": schema_revision(snapshot),
         "artifact_root_uri": store.artifact_root_uri,
-        "contents": _count_rows(snapshot),
+        "contents": count_rows(snapshot),
         "files": files,
         "total_files": len(files),
         "total_bytes": sum(entry["bytes"] for entry in files.values()),
     }
-
-
-def _count_rows(database: Path) -> dict[str, int]:
-    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
-        # Table names come from COUNTED_TABLES, never from input.
-        return {t: connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}  # noqa: S608
 
 
 # ---------------------------------------------------------------------------------------------- restore
@@ -255,7 +231,7 @@ def _extract_verified(archive: Path, staging: Path | None, say: Say) -> dict[str
             manifest = _read_manifest(tar, files.pop(MANIFEST, None))
             _same_files(set(files), manifest["files"])
             total_bytes = sum(entry["bytes"] for entry in manifest["files"].values())
-            progress = _Progress(say, "verify and extract", len(files), total_bytes)
+            progress = Progress(say, "verify and extract", len(files), total_bytes)
             for name, member in sorted(files.items()):
                 _extract_one(tar, member, staging / name if staging else None, manifest["files"][name])
                 progress.add(member.size)
@@ -354,5 +330,5 @@ def _check_database(database: Path, manifest: dict[str, Any]) -> None:
             f"installed MLflow {importlib.metadata.version('mlflow')} reads schema {supported} only: restore it where "
             f"MLflow {manifest.get('mlflow_version')} is installed (then `mlflow db upgrade` brings it forward)"
         )
-    if _count_rows(database) != manifest.get("contents"):
+    if count_rows(database) != manifest.get("contents"):
         raise ArchiveError(f"{DATABASE_FILE} does not hold the rows the manifest counts: archive refused")

@@ -14,15 +14,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ml.local.store import LocalStore, StoreError, human_bytes
+from ml.local.store import LocalStore, Say, StoreError, human_bytes
 
-Say = Callable[[str], None]
 DAY_MS = 24 * 60 * 60 * 1000
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ml.local import registry, store_backup, store_gc
-from ml.local.store import DATABASE_FILE, LocalStore, StoreError, current, human_bytes
+from ml.local.store import COUNTED_TABLES, DATABASE_FILE, LocalStore, StoreError, current, human_bytes
 
 DEFAULT_BACKUP_DIR = registry.LOCAL_DIR / "backups"
 
@@ -66,7 +66,7 @@ def _gc(args: argparse.Namespace) -> int:
 
 
 def _contents(counts: dict[str, int]) -> str:
-    return ", ".join(f"{table.replace('_', ' ')}: {counts.get(table)}" for table in store_backup.COUNTED_TABLES)
+    return ", ".join(f"{table.replace('_', ' ')}: {counts.get(table)}" for table in COUNTED_TABLES)
 
 
 def _say(prefix: str):
