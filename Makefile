@@ -178,7 +178,7 @@ reject: $(VENV_STAMP) ## mark the latest local model version (or VERSION=n) Reje
 	@$(PY) -m ml.local.registry reject $(if $(VERSION),--version $(VERSION))
 
 .PHONY: models
-models: $(VENV_STAMP) ## list the local registry's model versions and their approval status
+models: $(VENV_STAMP) ## list the local registry's model versions, their approval status and approval history
 	@$(PY) -m ml.local.registry list
 
 .PHONY: drift
@@ -187,6 +187,20 @@ drift: $(VENV_STAMP) ## drift check of captured traffic: make drift CAPTURE=fold
 	@# Without BASELINE, the baseline of the latest model in the local registry (make run registers one).
 	@baseline='$(BASELINE)'; [ -n "$$baseline" ] || baseline=$$($(PY) -m ml.local.latest baseline) || exit 2; \
 	  $(PY) -m ml.drift --env $(ENV) --capture '$(CAPTURE)' --baseline "$$baseline" --output-dir .local/drift
+
+# Local MLflow store operations (seed 004: backup, restore, cleanup); docs/02-training-validation.md.
+.PHONY: mlflow-backup
+mlflow-backup: $(VENV_STAMP) ## write one verified archive of the local MLflow store into DEST (default .local/backups)
+	@$(PY) -m ml.local.store_ops backup --dest '$(or $(DEST),.local/backups)'
+
+.PHONY: mlflow-restore
+mlflow-restore: $(VENV_STAMP) ## restore FILE=<archive> into the empty local store (or INTO=<empty folder>); refuses bad archives
+	@test -n "$(FILE)" || { echo "usage: make mlflow-restore FILE=.local/backups/mlflow-backup-<time>.tar.gz [INTO=folder]" >&2; exit 2; }
+	@$(PY) -m ml.local.store_ops restore '$(FILE)' $(if $(INTO),--into '$(INTO)')
+
+.PHONY: mlflow-gc
+mlflow-gc: $(VENV_STAMP) ## mlflow gc: remove runs deleted more than DAYS ago (default: ENV's mlflow.deleted_run_retention_days)
+	@$(PY) -m ml.local.store_ops gc --env $(ENV) $(if $(DAYS),--days $(DAYS))
 
 .PHONY: model-selection
 model-selection: $(VENV_STAMP) ## how the estimator was chosen: cross-validation on the train split, seed variance

@@ -1,206 +1,35 @@
 """Phase 00: environment settings as typed data.
 
 Each environment is one TOML file in config/environments/ (its file name is the environment name).
-Every value is validated here, before any construct exists, so a bad or missing value fails with a
+Every value is validated here (the section models live in config/sections.py), before any construct exists, so a bad or missing value fails with a
 message that names the environment and the field instead of surfacing as a CloudFormation error.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from config.names import PROJECT, Names
-
-ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
-
-# The only values CloudWatch Logs accepts for a log group's retention.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
+from config.sections import (
+    ConfigError,
+    DataSettings,
+    MlflowSettings,
+    MlSettings,
+    MonitoringSettings,
+    OrchestrationSettings,
+    ServingSettings,
+    StorageSettings,
+    TrainingSettings,
+    _Settings,
+    cloudwatch_retention,
 )
 
-
-class ConfigError(Exception):
-    """A configuration problem, phrased for the person editing config/environments/."""
-
-
-class _Settings(BaseModel):
-    # Frozen: stacks receive settings, they never change them. Forbid: a misspelt key is an error, not a silent default.
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class StorageSettings(_Settings):
-    noncurrent_version_expiration_days: int = Field(ge=1, le=3650)
-    access_log_expiration_days: int = Field(ge=1, le=3650)
-
-
-class MlSettings(_Settings):
-    # The metric and threshold of the quality gate: the local flow and the SageMaker pipeline read these same values.
-    quality_metric: Literal["accuracy", "precision", "recall", "f1", "auc"]  # ml.contracts.QUALITY_METRICS
-    quality_threshold: float = Field(gt=0.0, le=1.0)
-
-
-class DataSettings(_Settings):
-    """Phase 01: the data bucket's areas and the validation Lambda."""
-
-    # Days after which the current version of an object expires in each area (older versions follow `storage`).
-    raw_expiration_days: int = Field(ge=1, le=3650)
-    curated_expiration_days: int = Field(ge=1, le=3650)
-    quarantine_expiration_days: int = Field(ge=1, le=3650)
-    # Objects above this size are quarantined with a report instead of being read into the Lambda's memory.
-    max_object_mb: int = Field(ge=1, le=1024)
-    validation_memory_mb: int = Field(ge=128, le=10240)
-    validation_timeout_seconds: int = Field(ge=10, le=900)
-
-    # Validation holds the file and its parsed rows in memory: measured ~19x the file size at peak
-    # (docs/01-data-ingestion.md); 32x leaves room for the runtime and the copy.
-    @model_validator(mode="after")
-    def _memory_fits_the_largest_object(self) -> DataSettings:
-        if self.validation_memory_mb < 32 * self.max_object_mb:
-            raise ValueError(
-                f"validation_memory_mb ({self.validation_memory_mb}) must be at least 32 x max_object_mb "
-                f"({32 * self.max_object_mb}) so the largest accepted object fits in the Lambda's memory"
-            )
-        return self
-
-
-class TrainingSettings(_Settings):
-    """Phase 03, the SageMaker training pipeline. Instance values are the pipeline parameters' defaults."""
-
-    processing_instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    processing_instance_count: int = Field(ge=1, le=10)
-    training_instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    preprocess_seed: int = Field(ge=0)  # the split seed, the same default the local flow uses
-    # Extra `--name value` arguments of ml/train.py (none needed by default).
-    hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
-    # SageMaker-managed MLflow tracking server (seed 004); costs per hour while it exists, see docs/03.
-    mlflow_tracking_server: bool
-    mlflow_tracking_server_size: Literal["Small", "Medium", "Large"] = "Small"
-    # When prod lives in another account: that account may read this environment's model packages. None: same account.
-    prod_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
-
-
-# ---------------------------------------------------------------------------------------------- serving (phase 04)
-class EndpointStageSettings(_Settings):
-    """One endpoint stage (staging or prod) of an environment: its fleet and how an update reaches it."""
-
-    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    instance_count: int = Field(ge=1, le=10)
-    # Target-tracking autoscaling (applied after each rollout): min..max instances around invocations per instance.
-    max_instances: int = Field(ge=1, le=20)
-    target_invocations_per_instance: int = Field(ge=1, le=100000)
-    # Blue/green traffic shifting of an update (deployment guardrails); ALL_AT_ONCE still bakes and auto-rolls back.
-    traffic_routing: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
-    traffic_step_percent: int = Field(ge=1, le=50)
-    wait_interval_seconds: int = Field(ge=0, le=3600)
-    termination_wait_seconds: int = Field(ge=0, le=3600)
-
-    @model_validator(mode="after")
-    def _fleet_is_consistent(self) -> EndpointStageSettings:
-        if self.max_instances < self.instance_count:
-            raise ValueError("max_instances must be at least instance_count")
-        if self.traffic_routing != "ALL_AT_ONCE" and self.instance_count < 2:
-            raise ValueError(
-                "CANARY and LINEAR traffic shifting need instance_count >= 2 (a step is part of the fleet)"
-            )
-        return self
-
-
-class ServingSettings(_Settings):
-    staging: EndpointStageSettings
-    prod: EndpointStageSettings
-    data_capture_percent: int = Field(ge=0, le=100)
-    # The smoke test's latency budget for one request of the known passengers (ml/smoke.py judges it).
-    latency_budget_ms: int = Field(ge=10, le=60000)
-    # Guard alarms (they roll a prod rollout back): per-minute thresholds on the prod endpoint.
-    max_5xx_per_minute: int = Field(ge=1)
-    max_model_errors_per_minute: int = Field(ge=1)
-    max_model_latency_ms: int = Field(ge=1, le=60000)
-    endpoint_poll_seconds: int = Field(ge=5, le=600)
-
-
-# ---------------------------------------------------------------------------------------------- orchestration (06)
-class OrchestrationSettings(_Settings):
-    approval_timeout_hours: int = Field(ge=1, le=24 * 7)
-    retrain_schedule: str = Field(pattern=r"^cron\([^)]+\)$")  # EventBridge Scheduler cron(...) expression
-    retrain_timezone: str = Field(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$|^UTC$")
-    retrain_schedule_enabled: bool
-    pipeline_poll_seconds: int = Field(ge=10, le=3600)
-
-
-# ---------------------------------------------------------------------------------------------- monitoring (06)
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_MINUTES_PER_UNIT = {"minute": 1, "hour": 60, "day": 24 * 60}
-
-
-class MonitoringSettings(_Settings):
-    """The drift check of captured endpoint traffic (ml/drift.py) and the scheduled job that runs it.
-
-    docs/06-observability-operations.md ("Model monitoring") says why each value is what it is.
-    """
-
-    schedule: str = Field(pattern=r"^rate\([^)]+\)$|^cron\([^)]+\)$")  # EventBridge Scheduler expression
-    window_hours: int = Field(ge=1, le=168)  # each run checks the capture of the last complete hours
-    capture_expiration_days: int = Field(ge=1, le=365)  # lifecycle of data-capture/: it holds names and tickets
-    psi_threshold: float = Field(gt=0.0, le=10.0)
-    significance: float = Field(gt=0.0, lt=0.5)  # the chi-square p-value a shift must also beat
-    # Decile bins need about 5 expected records per bin for the chi-square approximation: 10 x 5 = 50 at least.
-    min_records: int = Field(ge=50, le=10_000_000)
-    missing_rate_increase: float = Field(gt=0.0, le=1.0)
-    violation_rate_max: float = Field(ge=0.0, le=1.0)
-    prediction_drift_alarms: bool  # off: a window that spans a model rollout holds the previous model's outputs
-
-    @field_validator("schedule")
-    @classmethod
-    def _rate_is_well_formed(cls, value: str) -> str:
-        if value.startswith("rate("):
-            match = _RATE.match(value)
-            if not match or int(match.group(1)) < 1 or (int(match.group(1)) == 1) == match.group(2).endswith("s"):
-                raise ValueError("must be rate(<n> <unit>) with n >= 1, unit minute/hour/day (plural when n > 1)")
-        return value
-
-    @model_validator(mode="after")
-    def _window_and_retention_cover_the_schedule(self) -> MonitoringSettings:
-        match = _RATE.match(self.schedule)
-        if match:
-            period_minutes = int(match.group(1)) * _MINUTES_PER_UNIT[match.group(2).rstrip("s")]
-            if self.window_hours * 60 < period_minutes:
-                raise ValueError(
-                    f"window_hours ({self.window_hours}) is shorter than the schedule period ({self.schedule}): "
-                    "traffic between two runs would never be checked"
-                )
-        if self.capture_expiration_days * 24 < self.window_hours + 24:
-            raise ValueError(
-                f"capture_expiration_days ({self.capture_expiration_days}) must keep captured records at least one "
-                f"day past the window ({self.window_hours} h) so that a late or repeated run still finds them"
-            )
-        return self
+ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
 
 
 class EnvironmentConfig(_Settings):
@@ -216,6 +45,7 @@ class EnvironmentConfig(_Settings):
     ml: MlSettings
     data: DataSettings
     training: TrainingSettings
+    mlflow: MlflowSettings
     serving: ServingSettings
     orchestration: OrchestrationSettings
     monitoring: MonitoringSettings
@@ -223,11 +53,31 @@ class EnvironmentConfig(_Settings):
     @field_validator("log_retention_days")
     @classmethod
     def _retention_is_a_cloudwatch_value(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
+        return cloudwatch_retention(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _training_reads_the_tracking_choice(cls, raw: object) -> object:
+        """[mlflow] is the one place the tracking choice is written; the training settings get their copy from it."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("training"), dict):
+            return raw  # the field validators report what is missing
+        training = dict(raw["training"])
+        moved = sorted(set(training) & {"mlflow_tracking_server", "mlflow_tracking_server_size"})
+        if moved:
             raise ValueError(
-                f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} (the values CloudWatch Logs accepts)"
+                f"training.{moved[0]} moved to [mlflow] (tracking, server_size): remove it from [training]"
             )
-        return value
+        mlflow = raw.get("mlflow") if isinstance(raw.get("mlflow"), dict) else {}
+        training["mlflow_tracking_server"] = mlflow.get("tracking") == "server"
+        if "server_size" in mlflow:
+            training["mlflow_tracking_server_size"] = mlflow["server_size"]
+        return {**raw, "training": training}
+
+    @model_validator(mode="after")
+    def _production_is_tracked(self) -> EnvironmentConfig:
+        if self.name == "prod" and self.mlflow.tracking == "none":
+            raise ValueError("mlflow.tracking must be 'app' or 'server' in the prod environment (runs must persist)")
+        return self
 
     @model_validator(mode="after")
     def _production_serves_from_two_instances(self) -> EnvironmentConfig:
@@ -277,9 +127,7 @@ def load_environment(name: str) -> EnvironmentConfig:
     try:
         return EnvironmentConfig(name=name, **raw)
     except ValidationError as error:
-        problems = "\n".join(
-            f"  - field '{'.'.join(str(part) for part in item['loc'])}': {_describe(item)}" for item in error.errors()
-        )
+        problems = "\n".join(f"  - {_where(item)}: {_describe(item)}" for item in error.errors())
         raise ConfigError(f"Invalid configuration for environment '{name}' ({_relative(path)}):\n{problems}") from None
 
 
@@ -293,6 +141,11 @@ def select_environments(context_value: str | None) -> list[EnvironmentConfig]:
     if not name or name == "all":
         return load_all_environments()
     return [load_environment(name)]
+
+
+def _where(item: dict) -> str:
+    # A check across sections (no single field) has an empty location.
+    return f"field '{'.'.join(str(part) for part in item['loc'])}'" if item["loc"] else "the file"
 
 
 def _describe(item: dict) -> str:

@@ -21,7 +21,7 @@ from aws_cdk import aws_ssm as ssm
 
 from config import EnvironmentConfig
 from config.names import NO_PACKAGE, STAGES, VARIANT_NAME, Names
-from config.settings import ServingSettings
+from config.sections import ServingSettings
 from constructs import Construct
 from constructs.grants import PolicyGrants, ecr_pull_statements
 from constructs.sklearn_image import ecr_repository_arn, sklearn_image_uri

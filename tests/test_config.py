@@ -97,7 +97,7 @@ def test_selection_prefers_context_then_env_variable_then_all(monkeypatch):
 def test_quality_metric_choices_are_the_metrics_evaluation_writes():
     from typing import get_args
 
-    from config.settings import MlSettings
+    from config.sections import MlSettings
     from ml.contracts import QUALITY_METRICS
 
     assert get_args(MlSettings.model_fields["quality_metric"].annotation) == QUALITY_METRICS
@@ -128,10 +128,9 @@ def test_data_settings_reach_every_environment_and_prod_keeps_data_longer():
             "training.processing_instance_count",
             "greater than or equal to 1",
         ),
-        ("mlflow_tracking_server = false", "", "training.mlflow_tracking_server", "is required but missing"),
         (
-            "mlflow_tracking_server = false",
-            'mlflow_tracking_server = false\nprod_account_id = "prod"',
+            "preprocess_seed = 42",
+            'preprocess_seed = 42\nprod_account_id = "prod"',
             "training.prod_account_id",
             "should match",
         ),
@@ -140,6 +139,91 @@ def test_data_settings_reach_every_environment_and_prod_keeps_data_longer():
 def test_bad_training_values_name_the_field(environments_dir, replace, by, field, reason):
     assert replace in VALID
     (environments_dir / "staging.toml").write_text(VALID.replace(replace, by))
+    with pytest.raises(ConfigError) as error:
+        load_environment("staging")
+    assert "environment 'staging'" in str(error.value)
+    assert f"field '{field}'" in str(error.value)
+    assert reason in str(error.value)
+
+
+# ---------------------------------------------------------------------------------------------- MLflow (seed 004)
+@pytest.mark.parametrize(
+    ("replace", "by", "where", "reason"),
+    [
+        ('tracking = "none"', 'tracking = "hosted"', "field 'mlflow.tracking'", "'app', 'server' or 'none'"),
+        ('tracking = "none"\n', "", "field 'mlflow.tracking'", "is required but missing"),
+        (
+            "deleted_run_retention_days = 7",
+            "deleted_run_retention_days = 0",
+            "field 'mlflow.deleted_run_retention_days'",
+            "greater than or equal to 1",
+        ),
+        (
+            "artifact_noncurrent_days = 7",
+            "artifact_noncurrent_days = 4000",
+            "field 'mlflow.artifact_noncurrent_days'",
+            "less than or equal to 3650",
+        ),
+        (
+            "audit_log_retention_days = 90",
+            "audit_log_retention_days = 100",
+            "field 'mlflow.audit_log_retention_days'",
+            "the values CloudWatch Logs accepts",
+        ),
+        ('tracking = "none"', 'tracking = "none"\nserver_size = "Large"', "field 'mlflow'", "applies only to"),
+        ("[mlflow]\n", "[mlflow]\nkeep_forever = true\n", "field 'mlflow.keep_forever'", "not a known setting"),
+        (
+            "preprocess_seed = 42",
+            "preprocess_seed = 42\nmlflow_tracking_server = true",
+            "the file",
+            "training.mlflow_tracking_server moved to [mlflow]",
+        ),
+    ],
+)
+def test_bad_mlflow_values_name_the_environment_and_the_field(environments_dir, replace, by, where, reason):
+    assert replace in VALID
+    (environments_dir / "staging.toml").write_text(VALID.replace(replace, by, 1))
+    with pytest.raises(ConfigError) as error:
+        load_environment("staging")
+    message = str(error.value)
+    assert "environment 'staging'" in message
+    assert where in message
+    assert reason in message
+
+
+def test_a_missing_mlflow_section_is_named(environments_dir):
+    start = VALID.index("[mlflow]")
+    (environments_dir / "staging.toml").write_text(VALID[:start] + VALID[VALID.index("[serving]") :])
+    with pytest.raises(ConfigError, match=r"field 'mlflow': is required but missing"):
+        load_environment("staging")
+
+
+def test_prod_must_track_its_runs(environments_dir):
+    (environments_dir / "prod.toml").write_text(
+        PROD.replace('tracking = "server"\nserver_size = "Small"', 'tracking = "none"')
+    )
+    with pytest.raises(ConfigError, match=r"mlflow.tracking must be 'app' or 'server' in the prod environment"):
+        load_environment("prod")
+
+
+def test_the_training_stack_reads_the_tracking_choice_from_the_mlflow_section():
+    dev, prod = load_environment("dev"), load_environment("prod")
+    assert (dev.mlflow.tracking, dev.training.mlflow_tracking_server) == ("none", False)
+    assert (prod.mlflow.tracking, prod.training.mlflow_tracking_server) == ("server", True)
+    assert prod.training.mlflow_tracking_server_size == prod.mlflow.server_size
+
+
+def test_an_app_is_not_a_tracking_server(environments_dir):
+    (environments_dir / "staging.toml").write_text(VALID.replace('tracking = "none"', 'tracking = "app"'))
+    config = load_environment("staging")
+    assert config.mlflow.tracking == "app"
+    assert config.training.mlflow_tracking_server is False  # nothing hourly-billed is built for an app
+
+
+def test_prod_keeps_mlflow_history_at_least_as_long_as_dev():
+    dev, prod = load_environment("dev").mlflow, load_environment("prod").mlflow
+    for field in ("deleted_run_retention_days", "artifact_noncurrent_days", "audit_log_retention_days"):
+        assert getattr(prod, field) >= getattr(dev, field), field
 
 
 # ---------------------------------------------------------------------------------------------- serving / orchestration
@@ -196,11 +280,6 @@ def test_bad_serving_and_orchestration_values_name_the_field(environments_dir, t
         load_environment("staging")
     assert f"field '{field}'" in str(error.value)
     assert reason in str(error.value)
-
-
-def test_mlflow_server_is_off_in_dev_and_on_in_prod():
-    assert load_environment("dev").training.mlflow_tracking_server is False
-    assert load_environment("prod").training.mlflow_tracking_server is True
 
 
 def test_canary_needs_a_fleet_of_at_least_two(environments_dir):

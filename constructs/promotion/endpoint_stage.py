@@ -17,7 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from config.names import NO_PACKAGE, VARIANT_NAME
-from config.settings import EndpointStageSettings, ServingSettings
+from config.sections import EndpointStageSettings, ServingSettings
 from constructs import Construct
 from constructs.promotion.targets import PromotionTargets
 from constructs.promotion.tasks import (

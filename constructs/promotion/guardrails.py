@@ -3,7 +3,7 @@ with alarm auto-rollback), as the DeploymentConfig of UpdateEndpoint. Plain data
 
 from __future__ import annotations
 
-from config.settings import EndpointStageSettings
+from config.sections import EndpointStageSettings
 
 MAX_ROLLOUT_SECONDS = 28800  # SageMaker's upper limit of MaximumExecutionTimeoutInSeconds
 MIN_ROLLOUT_SECONDS = 600  # its lower limit

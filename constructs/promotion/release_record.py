@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from config.names import VARIANT_NAME
-from config.settings import EndpointStageSettings
+from config.sections import EndpointStageSettings
 from constructs import Construct
 from constructs.promotion.targets import PromotionTargets
 from constructs.promotion.tasks import read_parameter, sagemaker_arn, write_parameter

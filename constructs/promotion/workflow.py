@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
-from config.settings import ServingSettings
+from config.sections import ServingSettings
 from constructs import Construct
 from constructs.compliance import merge_wildcard_reasons
 from constructs.promotion.admission import Admission

@@ -3,7 +3,8 @@
 MLflow has no approval status, so a model version carries the tag approval_status with SageMaker Model Registry's
 values (PendingManualApproval, Approved, Rejected); approve/reject rewrite that tag and keep the alias `approved`
 on the newest approved version. Runs follow seed 004: experiment exp_<project>_<date>, run run_<objective>_<seed>,
-tags dataset, env, purpose, owner.
+tags dataset, env, purpose, owner. Every approval change is also written to the audit history (ml/local/audit.py),
+which `list` prints under each version.
 
 CLI (behind make approve / make reject):  python -m ml.local.registry {approve,reject,list} [--version N]
 """
@@ -25,6 +26,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
+from ml.local import audit
 from ml.tracking import experiment_name, run_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,7 @@ MODEL_NAME = "titanic-survival"
 APPROVAL_TAG = "approval_status"
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
 APPROVED_ALIAS = "approved"
+APPROVAL_ACTIONS = {APPROVED: "approve", REJECTED: "reject", PENDING: "reset"}  # audit: the action each status records
 
 
 class RegistryError(Exception):
@@ -170,6 +173,18 @@ def set_approval(status: str, version: str | None = None) -> RegisteredVersion:
         mlflow_client.set_registered_model_alias(MODEL_NAME, APPROVED_ALIAS, str(approved[-1].version))
     elif APPROVED_ALIAS in mlflow_client.get_registered_model(MODEL_NAME).aliases:
         mlflow_client.delete_registered_model_alias(MODEL_NAME, APPROVED_ALIAS)
+    # --- audit (ml/local/audit.py): who changed the approval, what, when; `make models` prints the history.
+    audit.record(
+        mlflow_client,
+        artifact_location=artifact_root(),
+        model=MODEL_NAME,
+        version=chosen.version,
+        action=APPROVAL_ACTIONS[status],
+        from_status=chosen.approval_status,
+        to_status=status,
+        version_run_tags=mlflow_client.get_run(chosen.run_id).data.tags,
+    )
+    # --- end audit
     return get_version(chosen.version)
 
 
@@ -188,8 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.action == "list":
             mlflow_client = client()
+            changes = audit.history(mlflow_client, MODEL_NAME)  # audit: the approval history under each version
             for v in _versions(mlflow_client):
                 print(f"{MODEL_NAME} v{v.version}  {v.tags.get(APPROVAL_TAG, 'unknown'):22}  run {v.run_id}")
+                print("\n".join(audit.history_lines(v.creation_timestamp, changes.get(str(v.version), []))))
             return 0
         before = get_version(args.version)
         after = set_approval(APPROVED if args.action == "approve" else REJECTED, args.version)
