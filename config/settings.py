@@ -1,8 +1,9 @@
 """Phase 00: environment settings as typed data.
 
 Each environment is one TOML file in config/environments/ (its file name is the environment name).
-Every value is validated here (the section models live in config/sections.py), before any construct exists, so a bad or missing value fails with a
-message that names the environment and the field instead of surfacing as a CloudFormation error.
+Every value is validated here (the section models live in config/sections.py), before any construct exists, so a
+bad or missing value fails with a message that names the environment and the field instead of surfacing as a
+CloudFormation error.
 """
 
 from __future__ import annotations
