@@ -39,7 +39,7 @@ $(VENV_STAMP): requirements.txt requirements-dev.txt
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
-	@echo ">> installing the pinned AWS CDK CLI (npm ci)"
+	@echo ">> installing the pinned AWS CDK CLI and IAM policy evaluator (npm ci)"
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -69,7 +69,7 @@ lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against thei
 	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 .PHONY: unit
-unit: $(VENV_STAMP) ## the pytest suite
+unit: $(VENV_STAMP) $(NODE_STAMP) ## the pytest suite (the access model's IAM evaluator runs on Node)
 	@$(PY) -m pytest
 
 .PHONY: cfn-lint
@@ -87,6 +87,18 @@ synth: $(VENV_STAMP) ## synthesize every environment into cdk.out/ (offline; fai
 .PHONY: nag-report
 nag-report: synth ## list every cdk-nag acknowledgment with its reason (writes docs/nag-acknowledgments.md)
 	@$(PY) scripts/nag_report.py cdk.out docs/nag-acknowledgments.md
+
+.PHONY: access-report
+access-report: synth $(NODE_STAMP) ## evaluate every AWS call the system makes against its IAM, key and resource policies (writes docs/access-report.md)
+	@$(PY) scripts/access_report.py report cdk.out docs/access-report.md
+
+.PHONY: access-check
+access-check: synth $(NODE_STAMP) ## the same evaluation; fails listing every denied request
+	@$(PY) scripts/access_report.py check cdk.out
+
+.PHONY: access-record
+access-record: $(VENV_STAMP) ## re-record the AWS calls the Lambda handlers make under test (tests/access/lambda_calls.json)
+	@ACCESS_RECORD=1 $(PY) -m pytest tests/lambdas tests/workflows -q
 
 .PHONY: snapshots
 snapshots: $(VENV_STAMP) ## update the template snapshots after an intended infrastructure change

@@ -1,6 +1,9 @@
-"""Suite-wide safety: no test can reach a real AWS endpoint or use real credentials."""
+"""Suite-wide safety: no test can reach a real AWS endpoint or use real credentials. Shared fixtures: the session
+synthesis, the check that every AWS call a Lambda handler makes is known to the access model."""
 
 import os
+
+import pytest
 
 # Set before any AWS SDK client exists. Fake credentials mean a call that escapes moto fails to authenticate
 # instead of touching a real account; the metadata endpoint is never probed.
@@ -18,3 +21,43 @@ os.environ.update(
 )
 for variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
     os.environ.pop(variable, None)
+
+
+# ------------------------------------------------------------------------------------------- shared fixtures
+@pytest.fixture(scope="session")
+def synthesis(tmp_path_factory):
+    """The whole app (every environment) synthesized once per session; infra and access tests read it."""
+    from tests.infra.conftest import synthesize  # imported here: only sessions that need a synthesis load CDK
+
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+# ------------------------------------------------------------------------------------------- Lambda calls
+# Every AWS call a Lambda handler makes under test must be one the access model knows (tests/access/recorder.py).
+RECORDING = os.environ.get("ACCESS_RECORD") == "1"  # `make access-record`: collect instead of check
+_recorded: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _lambda_calls_are_recorded():
+    from tests.access import recorder
+
+    with recorder.Recorder().installed() as calls:
+        yield
+    if RECORDING:
+        _recorded.update(calls.calls)
+        return
+    unknown = sorted(calls.calls - recorder.known())
+    if unknown:
+        pytest.fail(
+            "AWS calls of Lambda handlers the access model does not know (run `make access-record` and commit "
+            "tests/access/lambda_calls.json):\n" + "\n".join(unknown),
+            pytrace=False,
+        )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if RECORDING and exitstatus == 0:
+        from tests.access import recorder
+
+        recorder.save(_recorded)

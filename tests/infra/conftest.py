@@ -1,4 +1,5 @@
-"""Synthesize the whole app (every environment) once per test session; tests read the resulting cloud assembly."""
+"""How the whole app (every environment) is synthesized for a test session; the session fixture `synthesis` that
+holds it is in tests/conftest.py (access tests read it too)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from cloud_assembly import StackSummary, read_assembly
 
 from app import create_app
@@ -37,11 +37,6 @@ def synthesize(outdir: Path) -> Synthesis:
 def normalize(template: dict) -> dict:
     """Asset hashes change with any byte of an asset; snapshots show the infrastructure, not the hashes."""
     return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
-
-
-@pytest.fixture(scope="session")
-def synthesis(tmp_path_factory) -> Synthesis:
-    return synthesize(tmp_path_factory.mktemp("cdk.out"))
 
 
 # Every stack of every environment, known at collection time so each gets its own test ids.
