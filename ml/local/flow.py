@@ -3,8 +3,10 @@
 DataPreProcessing -> TrainModel -> ModelEvaluation (the same ml/ scripts, with explicit local paths) -> quality
 gate (metric and threshold from config/environments/<env>.toml, as the SageMaker condition) -> register in the
 local MLflow registry (pending approval) -> serve the registered model on a free loopback port -> smoke test over
-HTTP (ml/smoke.py) -> summary table.
-Exit codes: 0 done, 2 invalid data, 3 gate refused, 4 smoke test failed, 5 registry unavailable.
+HTTP (ml/smoke.py) -> drift check on simulated traffic (the test split sent to the server, captured in SageMaker's
+data-capture format, checked against the model's baseline by ml/drift.py) -> summary table.
+Exit codes: 0 done, 2 invalid data, 3 gate refused, 4 smoke test failed, 5 registry unavailable, 6 drift found in the
+simulated traffic (or its capture unreadable).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from typing import Any
 
 from config import EnvironmentConfig, load_environment
 from ml import contracts, dataset, evaluate, inference, preprocess, smoke, train
-from ml.local import registry, server
+from ml.local import capture, registry, server
 
-EXIT_INVALID_DATA, EXIT_GATE, EXIT_SMOKE, EXIT_REGISTRY = 2, 3, 4, 5
+EXIT_INVALID_DATA, EXIT_GATE, EXIT_SMOKE, EXIT_REGISTRY, EXIT_DRIFT = 2, 3, 4, 5, 6
 SMOKE_LATENCY_BUDGET_MS = 250.0  # one request of 4 passengers over loopback, first request included
 DEFAULT_DATA = registry.REPO_ROOT / "data" / "titanic.csv"
 
@@ -58,6 +60,7 @@ class FlowRun:
     cleanup: ExitStack  # what must stop when the steps are done (the loopback server)
     evaluation: Evaluation | None = None
     registered: registry.RegisteredVersion | None = None
+    server: Any = None  # the loopback server (ml/local/server.py), while the steps run
     url: str = ""  # the loopback server's
 
     @property
@@ -222,12 +225,26 @@ def serve_step(run: FlowRun) -> Outcome:
     running, _ = server.start_in_thread(model)
     run.cleanup.callback(running.server_close)
     run.cleanup.callback(running.shutdown)  # callbacks run last-in first-out: shutdown, then close
-    run.url = running.url
+    run.server, run.url = running, running.url
     return Outcome(True, f"{running.url} (model v{run.registered.version} from the registry)")
 
 
 def smoke_step(run: FlowRun) -> Outcome:
     passed, detail, _ = smoke_test(run.url)
+    return Outcome(passed, detail)
+
+
+def drift_step(run: FlowRun) -> Outcome:
+    """The monitor end to end: the test split as traffic, captured like SageMaker captures it, checked like the
+    scheduled drift job checks it (docs/06-observability-operations.md)."""
+    splits = run.work / "splits"
+    passed, detail = capture.simulate_and_check(
+        run.server,
+        splits / "test",
+        registry.model_path(run.registered),
+        run.settings.monitoring,
+        run.work / "capture",
+    )
     return Outcome(passed, detail)
 
 
@@ -240,8 +257,10 @@ STEPS = (
     Step("register (MLflow)", register_step, EXIT_REGISTRY),
     Step("serve on loopback", serve_step, EXIT_SMOKE),
     Step("smoke test over HTTP", smoke_step, EXIT_SMOKE, finish=True, explain=lambda run: SMOKE_FAILED),
+    Step("drift check on simulated traffic", drift_step, EXIT_DRIFT, finish=True, explain=lambda run: DRIFT_FOUND),
 )
 SMOKE_FAILED = "smoke test FAILED: see the step line above"
+DRIFT_FOUND = "drift check FAILED on the simulated traffic: see the table above the summary"
 
 
 def report(run: FlowRun, summary: Summary) -> None:
