@@ -88,6 +88,19 @@ synth: $(VENV_STAMP) ## synthesize every environment into cdk.out/ (offline; fai
 nag-report: synth ## list every cdk-nag acknowledgment with its reason (writes docs/nag-acknowledgments.md)
 	@$(PY) scripts/nag_report.py cdk.out docs/nag-acknowledgments.md
 
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@echo ">> creating $(CHECKOV_VENV) with the pinned checkov (its own venv: it pins boto3 1.35)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+.PHONY: checkov
+checkov: synth $(CHECKOV_STAMP) ## IaC security scan of every template: 0 failed, skips reasoned on the resource (docs/checkov-report.md)
+	@$(PY) scripts/checkov_scan.py $(CHECKOV_VENV)/bin/checkov cdk.out docs/checkov-report.md
+
 .PHONY: snapshots
 snapshots: $(VENV_STAMP) ## update the template snapshots after an intended infrastructure change
 	@$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update -q
