@@ -78,6 +78,26 @@ cfn-lint: synth ## cfn-lint on every synthesized template (errors fail)
 	@$(VENV)/bin/cfn-lint --non-zero-exit-code error --ignore-checks W3005 -- cdk.out/*.template.json
 	@echo "cfn-lint: $$(ls cdk.out/*.template.json | wc -l) templates, 0 errors"
 
+AUDIT_VENV := .venv-audit
+AUDIT_STAMP := $(AUDIT_VENV)/.installed
+
+$(AUDIT_STAMP): requirements-audit.txt
+	@echo ">> creating $(AUDIT_VENV) with the pinned pip-audit"
+	@test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	@$(AUDIT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	@touch $@
+
+.PHONY: audit
+audit: $(VENV_STAMP) $(NODE_STAMP) $(AUDIT_STAMP) ## known vulnerabilities: pip-audit --strict (venv, training bundle) and npm audit (needs their services)
+	@# Both audits always run; either failing fails the target. Offline neither service answers: it fails, saying so.
+	@rc=0; \
+	  $(PY) scripts/dependency_audit.py $(AUDIT_VENV)/bin/pip-audit \
+	    --path "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+	    --requirement ml/requirements-training.txt || rc=$$?; \
+	  echo ">> npm audit (the pinned AWS CDK CLI)"; \
+	  npm audit --no-fund || rc=$$((rc > 0 ? rc : 1)); \
+	  exit $$rc
+
 # ---------------------------------------------------------------------------------------------- infrastructure
 .PHONY: synth
 synth: $(VENV_STAMP) ## synthesize every environment into cdk.out/ (offline; fails on any nag finding or missing tag)
