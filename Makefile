@@ -69,7 +69,7 @@ lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against thei
 	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 .PHONY: unit
-unit: $(VENV_STAMP) ## the pytest suite
+unit: $(VENV_STAMP) $(NODE_STAMP) ## the pytest suite (the template-diff test runs the pinned CDK CLI)
 	@$(PY) -m pytest
 
 .PHONY: cfn-lint
@@ -125,9 +125,17 @@ checkov: synth $(CHECKOV_STAMP) ## IaC security scan of every template: 0 failed
 snapshots: $(VENV_STAMP) ## update the template snapshots after an intended infrastructure change
 	@$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update -q
 
+.PHONY: template-diff
+template-diff: $(VENV_STAMP) $(NODE_STAMP) ## cdk.out against another synthesized assembly, per stack, as Markdown (BASE=dir; offline)
+	@test -n "$(BASE)" || { echo "usage: make template-diff BASE=path/to/base/cdk.out (after make synth)" >&2; exit 2; }
+	@$(PY) scripts/template_diff.py $(BASE) cdk.out --cdk $(CDK)
+
+# cdk diff --method: auto (a change set, through the deploy role) or template (the read-only lookup role; CI uses it).
+DIFF_METHOD ?= auto
+
 .PHONY: diff
-diff: $(VENV_STAMP) $(NODE_STAMP) ## compare ENV's stacks with what is deployed (needs AWS credentials)
-	@$(CDK) diff --no-notices -c env=$(ENV) 'titanic-$(ENV)-*'
+diff: $(VENV_STAMP) $(NODE_STAMP) ## compare ENV's stacks with what is deployed (needs AWS credentials; DIFF_METHOD=template for read-only)
+	@$(CDK) diff --no-notices --method $(DIFF_METHOD) -c env=$(ENV) 'titanic-$(ENV)-*'
 
 .PHONY: deploy
 deploy: $(VENV_STAMP) $(NODE_STAMP) ## deploy ENV's stacks (needs AWS credentials and a bootstrapped account)
