@@ -153,8 +153,12 @@ bench-validate-data: $(VENV_STAMP) ## time the schema validation of ROWS synthet
 
 # ---------------------------------------------------------------------------------------------- training pipeline (phase 03)
 .PHONY: pipeline-start
-pipeline-start: $(VENV_STAMP) ## start ENV's SageMaker training pipeline and follow each step until it ends (needs AWS credentials)
-	@$(PY) scripts/pipeline_start.py --env $(ENV) $(foreach p,$(PARAMS),--parameter $(p))
+pipeline-start: $(VENV_STAMP) ## start ENV's SageMaker training pipeline, follow each step to the end (EVIDENCE=file.json; needs AWS)
+	@$(PY) scripts/pipeline_start.py --env $(ENV) $(foreach p,$(PARAMS),--parameter $(p)) $(if $(EVIDENCE),--evidence $(EVIDENCE))
+
+.PHONY: smoke
+smoke: $(VENV_STAMP) ## smoke-test ENV's endpoints in service with the smoke Lambda's request and ml/smoke.py rules (EVIDENCE=file.json; needs AWS)
+	@$(PY) scripts/endpoint_smoke.py --env $(ENV) $(if $(EVIDENCE),--evidence $(EVIDENCE))
 
 .PHONY: bundle-smoke
 bundle-smoke: $(VENV_STAMP) ## run the pipeline's ml/ scripts from the code bundle as the containers do (offline; ML_ROOT=.)
