@@ -1,4 +1,4 @@
-"""The dev deployment's evidence as Markdown, for the job summaries of the dev job and of the prod approval.
+"""A deployment's evidence as Markdown, for the job summaries of the dev job, the prod approval and pipeline runs.
 
     python scripts/evidence_summary.py DIR [--record-commit SHA] [--expect-commit SHA]
 
@@ -64,10 +64,12 @@ def smoke_section(record: dict | None) -> list[str]:
 def render(directory: Path) -> str:
     commit_file = directory / "commit"
     commit = commit_file.read_text().strip() if commit_file.is_file() else "unknown"
-    lines = [f"## Dev evidence for commit `{commit}`", ""]
-    lines += pipeline_section(_read(directory, "pipeline.json"))
+    pipeline, smoke = _read(directory, "pipeline.json"), _read(directory, "smoke.json")
+    environment = (pipeline or smoke or {}).get("environment", "?")
+    lines = [f"## Evidence from {environment} for commit `{commit}`", ""]
+    lines += pipeline_section(pipeline)
     lines.append("")
-    lines += smoke_section(_read(directory, "smoke.json"))
+    lines += smoke_section(smoke)
     return "\n".join(lines) + "\n"
 
 

@@ -44,7 +44,7 @@ def test_the_summary_shows_the_run_its_steps_package_and_smoke_results(tmp_path,
     (tmp_path / "smoke.json").write_text(json.dumps(SMOKE))
     assert main([str(tmp_path), "--record-commit", "abc123"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("## Dev evidence for commit `abc123`")
+    assert out.startswith("## Evidence from dev for commit `abc123`")
     assert f"- execution: `{PIPELINE['pipeline_execution_arn']}`" in out
     assert f"- model package: `{PACKAGE}`" in out
     assert "| RegisterModel | Succeeded |  |" in out
