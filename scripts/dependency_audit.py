@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -113,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     ignored = exceptions()
     for vuln, package in ignored.items():
         print(f"accepted {vuln} in {package} (reason: {EXCEPTIONS.name})")
-    targets = [["--path", path] for path in args.path] + [["--requirement", req] for req in args.requirement]
+    # Relative paths: the same report on every machine (pip-audit takes them as they are).
+    inside = [Path(os.path.abspath(path)).is_relative_to(Path.cwd()) for path in args.path]
+    paths = [os.path.relpath(path) if here else path for path, here in zip(args.path, inside)]
+    targets = [["--path", path] for path in paths] + [["--requirement", req] for req in args.requirement]
     return verdict([audit(args.pip_audit, target, list(ignored)) for target in targets])
 
 
