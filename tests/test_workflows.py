@@ -84,7 +84,8 @@ def test_terraform_is_installed_at_one_version_the_bootstrap_accepts():
 
 def test_the_dispatch_workflow_starts_the_chosen_environments_pipeline():
     job = WORKFLOWS["pipeline"]["jobs"]["start"]
-    assert WORKFLOWS["pipeline"][True]["workflow_dispatch"]["inputs"]["environment"]["type"] == "environment"
+    triggers = WORKFLOWS["pipeline"][True]  # YAML 1.1 (PyYAML) reads the key `on` as the boolean True
+    assert triggers["workflow_dispatch"]["inputs"]["environment"]["type"] == "environment"
     assert job["environment"] == "${{ inputs.environment }}"
     runs = "\n".join(s.get("run", "") for s in job["steps"])
     assert 'make pipeline-start ENV="$TARGET_ENV" PARAMS="$PARAMETERS"' in runs
