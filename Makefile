@@ -69,7 +69,7 @@ lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against thei
 	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 .PHONY: unit
-unit: $(VENV_STAMP) $(NODE_STAMP) ## the pytest suite (the access model's IAM evaluator runs on Node)
+unit: $(VENV_STAMP) $(NODE_STAMP) ## the pytest suite (Node: the access model's IAM evaluator, the template-diff test's CDK CLI)
 	@$(PY) -m pytest
 
 .PHONY: cfn-lint
@@ -77,6 +77,26 @@ cfn-lint: synth ## cfn-lint on every synthesized template (errors fail)
 	@# W3005 (DependsOn already implied by a GetAtt) comes from CDK's own Lambda construct, not from project code.
 	@$(VENV)/bin/cfn-lint --non-zero-exit-code error --ignore-checks W3005 -- cdk.out/*.template.json
 	@echo "cfn-lint: $$(ls cdk.out/*.template.json | wc -l) templates, 0 errors"
+
+AUDIT_VENV := .venv-audit
+AUDIT_STAMP := $(AUDIT_VENV)/.installed
+
+$(AUDIT_STAMP): requirements-audit.txt
+	@echo ">> creating $(AUDIT_VENV) with the pinned pip-audit"
+	@test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	@$(AUDIT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	@touch $@
+
+.PHONY: audit
+audit: $(VENV_STAMP) $(NODE_STAMP) $(AUDIT_STAMP) ## known vulnerabilities: pip-audit --strict (venv, training bundle) and npm audit (needs their services)
+	@# Both audits always run; either failing fails the target. Offline neither service answers: it fails, saying so.
+	@rc=0; \
+	  $(PY) scripts/dependency_audit.py $(AUDIT_VENV)/bin/pip-audit \
+	    --path "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+	    --requirement ml/requirements-training.txt || rc=$$?; \
+	  echo ">> npm audit (the pinned AWS CDK CLI)"; \
+	  npm audit --no-fund || rc=$$((rc > 0 ? rc : 1)); \
+	  exit $$rc
 
 # ---------------------------------------------------------------------------------------------- infrastructure
 .PHONY: synth
@@ -100,13 +120,34 @@ access-check: synth $(NODE_STAMP) ## the same evaluation; fails listing every de
 access-record: $(VENV_STAMP) ## re-record the AWS calls the Lambda handlers make under test (tests/access/lambda_calls.json)
 	@ACCESS_RECORD=1 $(PY) -m pytest tests/lambdas tests/workflows -q
 
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@echo ">> creating $(CHECKOV_VENV) with the pinned checkov (its own venv: it pins boto3 1.35)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+.PHONY: checkov
+checkov: synth $(CHECKOV_STAMP) ## IaC security scan of every template: 0 failed, skips reasoned on the resource (docs/checkov-report.md)
+	@$(PY) scripts/checkov_scan.py $(CHECKOV_VENV)/bin/checkov cdk.out docs/checkov-report.md
+
 .PHONY: snapshots
 snapshots: $(VENV_STAMP) ## update the template snapshots after an intended infrastructure change
 	@$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update -q
 
+.PHONY: template-diff
+template-diff: $(VENV_STAMP) $(NODE_STAMP) ## cdk.out against another synthesized assembly, per stack, as Markdown (BASE=dir; offline)
+	@test -n "$(BASE)" || { echo "usage: make template-diff BASE=path/to/base/cdk.out (after make synth)" >&2; exit 2; }
+	@$(PY) scripts/template_diff.py $(BASE) cdk.out --cdk $(CDK)
+
+# cdk diff --method: auto (a change set, through the deploy role) or template (the read-only lookup role; CI uses it).
+DIFF_METHOD ?= auto
+
 .PHONY: diff
-diff: $(VENV_STAMP) $(NODE_STAMP) ## compare ENV's stacks with what is deployed (needs AWS credentials)
-	@$(CDK) diff --no-notices -c env=$(ENV) 'titanic-$(ENV)-*'
+diff: $(VENV_STAMP) $(NODE_STAMP) ## compare ENV's stacks with what is deployed (needs AWS credentials; DIFF_METHOD=template for read-only)
+	@$(CDK) diff --no-notices --method $(DIFF_METHOD) -c env=$(ENV) 'titanic-$(ENV)-*'
 
 .PHONY: deploy
 deploy: $(VENV_STAMP) $(NODE_STAMP) ## deploy ENV's stacks (needs AWS credentials and a bootstrapped account)
@@ -124,8 +165,12 @@ bench-validate-data: $(VENV_STAMP) ## time the schema validation of ROWS synthet
 
 # ---------------------------------------------------------------------------------------------- training pipeline (phase 03)
 .PHONY: pipeline-start
-pipeline-start: $(VENV_STAMP) ## start ENV's SageMaker training pipeline and follow each step until it ends (needs AWS credentials)
-	@$(PY) scripts/pipeline_start.py --env $(ENV) $(foreach p,$(PARAMS),--parameter $(p))
+pipeline-start: $(VENV_STAMP) ## start ENV's SageMaker training pipeline, follow each step to the end (EVIDENCE=file.json; needs AWS)
+	@$(PY) scripts/pipeline_start.py --env $(ENV) $(foreach p,$(PARAMS),--parameter $(p)) $(if $(EVIDENCE),--evidence $(EVIDENCE))
+
+.PHONY: smoke
+smoke: $(VENV_STAMP) ## smoke-test ENV's endpoints in service with the smoke Lambda's request and ml/smoke.py rules (EVIDENCE=file.json; needs AWS)
+	@$(PY) scripts/endpoint_smoke.py --env $(ENV) $(if $(EVIDENCE),--evidence $(EVIDENCE))
 
 .PHONY: bundle-smoke
 bundle-smoke: $(VENV_STAMP) ## run the pipeline's ml/ scripts from the code bundle as the containers do (offline; ML_ROOT=.)

@@ -1,14 +1,18 @@
 """Phase 03: start one run of an environment's training pipeline and follow it until it ends (needs AWS credentials).
 
     python scripts/pipeline_start.py --env dev [--parameter QualityThreshold=0.8] [--poll-seconds 30] [--no-wait]
+                                     [--evidence FILE]
 
 Prints every step's status change; exits 0 when the execution succeeds, 1 when it fails, stops or the gate fails.
-The equivalent AWS CLI calls are in docs/03-sagemaker-pipeline.md.
+--evidence writes what the deploy workflow records (execution ARN, final status, every step's status, the model
+package the run registered) as JSON, whatever the outcome. The equivalent AWS CLI calls are in
+docs/03-sagemaker-pipeline.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import uuid
@@ -50,17 +54,41 @@ def start(client, name: str, parameters: list[dict[str, str]], started_at: str, 
     return client.start_pipeline_execution(**request)["PipelineExecutionArn"]
 
 
-def step_statuses(client, execution_arn: str) -> dict[str, tuple[str, str]]:
-    """{step name: (status, failure reason)} for every step started so far (all pages)."""
-    statuses: dict[str, tuple[str, str]] = {}
+def list_steps(client, execution_arn: str) -> list[dict]:
+    """Every step started so far, in start order (all pages), as SageMaker describes them."""
+    steps: list[dict] = []
     request = {"PipelineExecutionArn": execution_arn, "SortOrder": "Ascending"}
     while True:
         page = client.list_pipeline_execution_steps(**request)
-        for step in page["PipelineExecutionSteps"]:
-            statuses[step["StepName"]] = (step["StepStatus"], step.get("FailureReason", ""))
+        steps += page["PipelineExecutionSteps"]
         if not page.get("NextToken"):
-            return statuses
+            return steps
         request["NextToken"] = page["NextToken"]
+
+
+def step_statuses(client, execution_arn: str) -> dict[str, tuple[str, str]]:
+    """{step name: (status, failure reason)} for every step started so far."""
+    return {
+        step["StepName"]: (step["StepStatus"], step.get("FailureReason", ""))
+        for step in list_steps(client, execution_arn)
+    }
+
+
+def evidence(client, execution_arn: str) -> dict:
+    """What one execution proved: its final status, each step's status and the model package it registered."""
+    execution = client.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+    steps = list_steps(client, execution_arn)
+    packages = [s["Metadata"]["RegisterModel"]["Arn"] for s in steps if "RegisterModel" in s.get("Metadata", {})]
+    return {
+        "pipeline_execution_arn": execution_arn,
+        "status": execution["PipelineExecutionStatus"],
+        "failure_reason": execution.get("FailureReason", ""),
+        "steps": [
+            {"name": s["StepName"], "status": s["StepStatus"], "failure_reason": s.get("FailureReason", "")}
+            for s in steps
+        ],
+        "model_package_arn": packages[-1] if packages else None,
+    }
 
 
 def follow(
@@ -93,6 +121,7 @@ def main(argv: list[str] | None = None, client=None) -> int:
     parser.add_argument("--parameter", action="append", default=[], help="pipeline parameter NAME=VALUE")
     parser.add_argument("--poll-seconds", type=float, default=30.0)
     parser.add_argument("--no-wait", action="store_true", help="start and return without following")
+    parser.add_argument("--evidence", type=Path, help="write the execution's evidence (JSON) to this file")
     args = parser.parse_args(argv)
 
     client = client or boto3.client("sagemaker")
@@ -102,7 +131,12 @@ def main(argv: list[str] | None = None, client=None) -> int:
     print(f"started {execution_arn}")
     if args.no_wait:
         return 0
-    return 0 if follow(client, execution_arn, args.poll_seconds) == "Succeeded" else 1
+    status = follow(client, execution_arn, args.poll_seconds)
+    if args.evidence:
+        record = {"environment": args.env, "pipeline": name, **evidence(client, execution_arn)}
+        args.evidence.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"evidence: {args.evidence} (model package {record['model_package_arn'] or 'none registered'})")
+    return 0 if status == "Succeeded" else 1
 
 
 if __name__ == "__main__":

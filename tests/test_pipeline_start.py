@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
@@ -118,3 +120,59 @@ def test_parameters_must_be_name_value_pairs():
     assert parse_parameters(["A=1", "B=x=y"]) == [{"Name": "A", "Value": "1"}, {"Name": "B", "Value": "x=y"}]
     with pytest.raises(ValueError, match="NAME=VALUE"):
         parse_parameters(["nonsense"])
+
+
+def _evidence_reads(stubber, steps, status):
+    """The evidence reads the execution once more, then its steps."""
+    stubber.add_response(
+        "describe_pipeline_execution",
+        {"PipelineExecutionArn": ARN, "PipelineExecutionStatus": status},
+        {"PipelineExecutionArn": ARN},
+    )
+    stubber.add_response(
+        "list_pipeline_execution_steps", steps, {"PipelineExecutionArn": ARN, "SortOrder": "Ascending"}
+    )
+
+
+def test_evidence_records_the_execution_every_step_and_the_registered_package(tmp_path, capsys):
+    package = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/titanic-dev-models/7"
+    steps = _steps(("DataPreProcessing", "Succeeded", ""), ("TrainModel", "Succeeded", ""))
+    steps["PipelineExecutionSteps"].append(
+        {"StepName": "RegisterModel", "StepStatus": "Succeeded", "Metadata": {"RegisterModel": {"Arn": package}}}
+    )
+    client, stubber = _client()
+    stubber.add_response("start_pipeline_execution", {"PipelineExecutionArn": ARN}, None)
+    _poll(stubber, steps, "Succeeded")
+    _evidence_reads(stubber, steps, "Succeeded")
+    record = tmp_path / "pipeline.json"
+    with stubber:
+        assert main(["--env", "dev", "--poll-seconds", "0", "--evidence", str(record)], client=client) == 0
+    assert json.loads(record.read_text()) == {
+        "environment": "dev",
+        "pipeline": "titanic-dev-training",
+        "pipeline_execution_arn": ARN,
+        "status": "Succeeded",
+        "failure_reason": "",
+        "steps": [
+            {"name": "DataPreProcessing", "status": "Succeeded", "failure_reason": ""},
+            {"name": "TrainModel", "status": "Succeeded", "failure_reason": ""},
+            {"name": "RegisterModel", "status": "Succeeded", "failure_reason": ""},
+        ],
+        "model_package_arn": package,
+    }
+    assert f"evidence: {record} (model package {package})" in capsys.readouterr().out
+
+
+def test_a_failed_run_still_leaves_its_evidence(tmp_path):
+    reason = "Quality gate failed: accuracy 0.7 is below the threshold 0.78"
+    steps = _steps(("ModelEvaluation", "Succeeded", ""), ("QualityGateFailed", "Failed", reason))
+    client, stubber = _client()
+    stubber.add_response("start_pipeline_execution", {"PipelineExecutionArn": ARN}, None)
+    _poll(stubber, steps, "Failed", "Step failure: One or multiple steps failed.")
+    _evidence_reads(stubber, steps, "Failed")
+    record = tmp_path / "pipeline.json"
+    with stubber:
+        assert main(["--env", "dev", "--poll-seconds", "0", "--evidence", str(record)], client=client) == 1
+    written = json.loads(record.read_text())
+    assert written["status"] == "Failed" and written["model_package_arn"] is None
+    assert written["steps"][-1] == {"name": "QualityGateFailed", "status": "Failed", "failure_reason": reason}

@@ -1,10 +1,13 @@
 """terraform/bootstrap: formatted, parseable, and its IAM and state bucket say what the docs promise.
 
-`terraform init/validate` need the AWS provider download, impossible offline; fmt plus a static parse is what runs here.
+`terraform init/validate` need the AWS provider download, impossible offline (the checks workflow runs them on GitHub's
+runners); fmt plus a static parse is what runs here. The operator role and the CDK execution policy are checked here
+too; tests/infra/test_cdk_execution_policy.py checks the policy against the synthesized resource types.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -27,8 +30,8 @@ def _unquote(value):
     return value
 
 
-@pytest.fixture(scope="module")
-def blocks() -> dict[str, dict]:
+@functools.cache
+def bootstrap_blocks() -> dict[str, dict]:
     """{"resource.aws_s3_bucket.state": {...}, "data.aws_iam_policy_document.deploy_trust": {...}, ...}"""
     found = {}
     for path in sorted(BOOTSTRAP.glob("*.tf")):
@@ -38,9 +41,21 @@ def blocks() -> dict[str, dict]:
                 for type_name, named in entry.items():
                     for name, body in named.items():
                         found[f"{kind}.{type_name}.{name}"] = body
+        for entry in document.get("locals", []):
+            found.setdefault("locals", {}).update(entry)
         for provider in document.get("provider", []):
             found.update({f"provider.{name}": body for name, body in provider.items()})
     return found
+
+
+def statements(name: str) -> dict[str, dict]:
+    """The statements of one aws_iam_policy_document, by sid."""
+    return {statement.get("sid", ""): statement for statement in bootstrap_blocks()[name]["statement"]}
+
+
+@pytest.fixture(scope="module")
+def blocks() -> dict[str, dict]:
+    return bootstrap_blocks()
 
 
 def test_terraform_files_are_formatted():
@@ -71,10 +86,10 @@ def test_deploy_roles_trust_only_their_github_environment(blocks):
 
 
 def test_deploy_roles_can_only_assume_the_cdk_bootstrap_roles(blocks):
-    statements = blocks["data.aws_iam_policy_document.deploy_permissions"]["statement"]
-    assert len(statements) == 1
-    assert statements[0]["actions"] == ["sts:AssumeRole", "sts:TagSession"]
-    resources = statements[0]["resources"]
+    granted = blocks["data.aws_iam_policy_document.deploy_permissions"]["statement"]
+    assert len(granted) == 1
+    assert granted[0]["actions"] == ["sts:AssumeRole", "sts:TagSession"]
+    resources = granted[0]["resources"]
     assert "role/cdk-${var.cdk_qualifier}-${role}-role-" in resources
     assert '["deploy", "file-publishing", "image-publishing", "lookup"]' in resources
 
@@ -100,3 +115,116 @@ def test_no_allow_statement_uses_a_wildcard_action(blocks):
         for statement in body["statement"]:
             if statement.get("effect", "Allow") == "Allow":
                 assert not any(action == "*" or action.endswith(":*") for action in statement["actions"]), name
+
+
+def test_deploy_roles_may_only_start_follow_and_smoke_test_their_environment(blocks):
+    role = blocks["resource.aws_iam_role.deploy"]
+    assert role["max_session_duration"] == 7200  # deploy.yml asks for 2 h: a deploy plus a pipeline run
+    checks = statements("data.aws_iam_policy_document.post_deploy_checks")
+    assert checks["StartThisEnvironmentsTrainingPipeline"]["actions"] == ["sagemaker:StartPipelineExecution"]
+    assert checks["StartThisEnvironmentsTrainingPipeline"]["resources"][0].endswith(
+        ":pipeline/titanic-${each.key}-training"
+    )
+    assert checks["FollowItsExecutions"]["resources"][0].endswith(":pipeline/titanic-${each.key}-training/execution/*")
+    smoke = checks["SmokeTestThisEnvironmentsEndpoints"]
+    assert smoke["actions"] == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
+    assert ':endpoint/titanic-${each.key}-${stage}"' in smoke["resources"]
+    assert '["staging", "prod"]' in smoke["resources"]
+
+
+def test_the_diff_role_is_for_pull_requests_and_can_only_assume_the_read_only_lookup_role(blocks):
+    (trust,) = blocks["data.aws_iam_policy_document.diff_trust"]["statement"]
+    subject = {c["variable"]: c for c in trust["condition"]}["token.actions.githubusercontent.com:sub"]
+    assert subject["test"] == "StringEquals"
+    assert subject["values"] == ["repo:${var.github_repository}:pull_request"]
+    (granted,) = blocks["data.aws_iam_policy_document.diff_permissions"]["statement"]
+    assert granted["actions"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert len(granted["resources"]) == 1 and ":role/cdk-${var.cdk_qualifier}-lookup-role-" in granted["resources"][0]
+
+
+# Actions of the operator role that change something, and the only ones allowed: start the pipeline, approve or reject
+# a package (which starts a release), answer the approval gate, start the promotion workflow (rollback).
+OPERATOR_WRITES = {
+    "sagemaker:StartPipelineExecution",
+    "sagemaker:UpdateModelPackage",
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "states:StartExecution",
+}
+READ_VERBS = ("Describe", "Get", "List", "Filter", "StartQuery")
+NO_RESOURCE_LEVEL = {
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:ListMetrics",
+    "logs:GetQueryResults",
+    "logs:DescribeLogGroups",
+    "states:ListStateMachines",
+    "sagemaker:ListEndpoints",
+    "sagemaker:ListEndpointConfigs",
+    "sagemaker:ListModels",
+    "sagemaker:ListModelPackages",
+    "sagemaker:ListPipelineExecutions",
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+}
+
+
+def test_operator_roles_are_assumed_by_named_principals_with_mfa(blocks):
+    (trust,) = blocks["data.aws_iam_policy_document.operator_trust"]["statement"]
+    assert trust["actions"] == ["sts:AssumeRole"]
+    assert trust["principals"][0] == {"type": "AWS", "identifiers": "${each.value}"}
+    mfa = trust["dynamic"][0]["condition"]
+    assert mfa["for_each"] == "${var.operator_require_mfa ? [true] : []}"
+    assert mfa["content"][0] == {"test": "Bool", "variable": "aws:MultiFactorAuthPresent", "values": ["true"]}
+    assert blocks["resource.aws_iam_role.operator"]["name"] == "titanic-${each.key}-operator"
+    assert "operator_principals = {" in (BOOTSTRAP / "terraform.tfvars.example").read_text()
+
+
+def test_operators_read_and_answer_releases_of_their_environment_only(blocks):
+    granted = statements("data.aws_iam_policy_document.operator")
+    for sid, statement in granted.items():
+        for action in statement["actions"]:
+            verb = action.split(":", 1)[1]
+            assert action in OPERATOR_WRITES or verb.startswith(READ_VERBS), f"{sid}: {action} changes something"
+        if statement["resources"] == ["*"]:
+            assert set(statement["actions"]) <= NO_RESOURCE_LEVEL, f"{sid}: * only where the API offers nothing else"
+        else:
+            resources = statement["resources"]
+            resources = resources if isinstance(resources, list) else [resources]
+            assert all("titanic-${each.key}" in resource for resource in resources), sid
+    assert granted["RollBackThroughThisEnvironmentsPromotionWorkflow"]["actions"] == ["states:StartExecution"]
+    assert granted["RollBackThroughThisEnvironmentsPromotionWorkflow"]["resources"][0].endswith(
+        ":stateMachine:titanic-${each.key}-promotion"
+    )
+    assert granted["StartThisEnvironmentsTrainingPipeline"]["resources"][0].endswith(
+        ":pipeline/titanic-${each.key}-training"
+    )
+    described = granted["DescribeThisEnvironmentsResources"]["resources"]
+    assert any(r.endswith(":parameter/titanic-${each.key}/*") for r in described)  # the release records
+    assert any(r.endswith(":stateMachine:titanic-${each.key}-*") for r in described)
+
+
+def test_the_cdk_execution_policy_is_scoped_to_this_apps_names(blocks):
+    granted = statements("data.aws_iam_policy_document.cdk_execution")
+    everywhere = {sid for sid, statement in granted.items() if statement["resources"] == ["*"]}
+    assert everywhere == {"CreateKeysTaggedForThisProject", "StepFunctionsLogDeliveryAndDescribeCalls"}
+    assert granted["CreateKeysTaggedForThisProject"]["condition"][0] == {
+        "test": "StringEquals",
+        "variable": "aws:RequestTag/project",
+        "values": ["titanic-sagemaker"],
+    }
+    assert granted["ManageKeysOfThisProject"]["condition"][0]["variable"] == "aws:ResourceTag/project"
+    for sid, statement in granted.items():
+        if sid in everywhere | {"ManageKeysOfThisProject"}:
+            continue
+        text = str(statement["resources"])
+        bootstrap = any(
+            part in text
+            for part in ("cdk-${var.cdk_qualifier}", "cdk-bootstrap/${var.cdk_qualifier}/", ":017000801446:")
+        )  # the CDK bootstrap's asset bucket and version parameter, the AWS-published Powertools layer
+        assert "${prefix}" in text or bootstrap, f"{sid} is not limited to titanic-<env> names"
+    passed = granted["PassRolesOfThisAppToItsServices"]
+    assert passed["actions"] == ["iam:PassRole"] and passed["condition"][0]["variable"] == "iam:PassedToService"
+    assert blocks["locals"]["prefixes"] == '${[for env in var.environments : "titanic-${env}"]}'
+    outputs = (BOOTSTRAP / "outputs.tf").read_text()
+    assert "--cloudformation-execution-policies ${aws_iam_policy.cdk_execution.arn}" in outputs

@@ -37,3 +37,23 @@ variable "cdk_qualifier" {
   type        = string
   default     = "hnb659fds"
 }
+
+variable "operator_principals" {
+  description = "Per environment, the IAM principals (role or user ARNs) that may assume titanic-<env>-operator."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for principals in values(var.operator_principals) :
+      alltrue([for arn in principals : can(regex("^arn:aws:iam::[0-9]{12}:(role|user)/[\\w+=,.@/-]+$", arn))])
+    ])
+    error_message = "operator_principals values must be IAM role or user ARNs (no wildcards, no account root)."
+  }
+}
+
+variable "operator_require_mfa" {
+  description = "Operators must have signed in with MFA (set false when the principals are SSO roles, whose sessions carry no MFA flag)."
+  type        = bool
+  default     = true
+}

@@ -6,12 +6,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from offline_run import run_offline
 
 from config import load_environment
 from ml import contracts, inference
@@ -32,13 +31,13 @@ def isolated_registry(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def flow_run(store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
-    """`python -m ml.local.flow` as make run starts it, in a network namespace where only loopback is up:
-    the flow (MLflow included) must need no network beyond its own server on 127.0.0.1."""
+    """`python -m ml.local.flow` as make run starts it, in a network namespace where only loopback is up
+    (scripts/offline_run.py): the flow (MLflow included) must need no network beyond its own server on 127.0.0.1."""
     work = tmp_path_factory.mktemp("flow")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"}
-    flow_command = f"{shlex.quote(sys.executable)} -m ml.local.flow --work-dir {shlex.quote(str(work))}"
-    completed = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", f"ip link set lo up && {flow_command}"],
+    completed = run_offline(
+        [sys.executable, "-m", "ml.local.flow", "--work-dir", str(work)],
+        loopback=True,
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -51,12 +50,7 @@ def flow_run(store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int
 
 def test_the_sandbox_really_has_no_network() -> None:
     probe = "import socket; socket.create_connection(('1.1.1.1', 443), timeout=2)"
-    completed = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", f"ip link set lo up && {shlex.quote(sys.executable)} -c {shlex.quote(probe)}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    completed = run_offline([sys.executable, "-c", probe], loopback=True, capture_output=True, text=True, check=False)
     assert completed.returncode != 0 and "Network is unreachable" in completed.stderr
 
 

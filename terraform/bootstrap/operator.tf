@@ -1,0 +1,134 @@
+# The data-science operator role of each environment: a person (a principal named in var.operator_principals) reads
+# logs and metrics, describes the project's resources, starts the training pipeline and answers or rolls back
+# releases of that environment only; nothing else (no deploy, no delete, no data). The names follow the app's
+# `titanic-<env>-...` convention (stacks/serving.py, stacks/orchestration.py, stacks/training.py, scripts/release.py).
+locals {
+  operated = { for env, principals in var.operator_principals : env => principals if contains(var.environments, env) }
+}
+
+data "aws_iam_policy_document" "operator_trust" {
+  for_each = local.operated
+
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = each.value
+    }
+    dynamic "condition" {
+      for_each = var.operator_require_mfa ? [true] : []
+      content {
+        test     = "Bool"
+        variable = "aws:MultiFactorAuthPresent"
+        values   = ["true"]
+      }
+    }
+  }
+}
+
+data "aws_iam_policy_document" "operator" {
+  for_each = local.operated
+
+  statement {
+    sid     = "ReadThisEnvironmentsLogs"
+    actions = ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery"]
+    # SageMaker writes every processing and training job of the account to two shared log groups (job names carry
+    # the pipeline execution id, not the environment), so those two are readable whole.
+    resources = flatten([
+      for group in [
+        "/aws/lambda/titanic-${each.key}-*", "/aws/vendedlogs/states/titanic-${each.key}-*",
+        "/aws/sagemaker/Endpoints/titanic-${each.key}-*", "/aws/sagemaker/ProcessingJobs",
+        "/aws/sagemaker/TrainingJobs",
+      ] : ["${local.arn}:logs:${var.region}:${local.account}:log-group:${group}", "${local.arn}:logs:${var.region}:${local.account}:log-group:${group}:*"]
+    ])
+  }
+
+  statement {
+    sid = "ReadMetricsAndQueryResults"
+    # No resource-level permissions for these reads (metric data, query results, the lists that find resources).
+    actions = [
+      "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
+      "logs:GetQueryResults", "logs:DescribeLogGroups", "states:ListStateMachines", "sagemaker:ListEndpoints",
+      "sagemaker:ListEndpointConfigs", "sagemaker:ListModels", "sagemaker:ListModelPackages",
+      "sagemaker:ListPipelineExecutions",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadThisEnvironmentsAlarms"
+    actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"]
+    resources = ["${local.arn}:cloudwatch:${var.region}:${local.account}:alarm:titanic-${each.key}-*"]
+  }
+
+  statement {
+    sid = "DescribeThisEnvironmentsResources"
+    actions = [
+      "sagemaker:DescribePipeline", "sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps",
+      "sagemaker:DescribePipelineDefinitionForExecution", "sagemaker:DescribeModelPackageGroup",
+      "sagemaker:DescribeModelPackage", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
+      "sagemaker:DescribeModel", "sagemaker:ListTags",
+      "states:DescribeStateMachine", "states:ListExecutions", "states:DescribeExecution",
+      "states:GetExecutionHistory", "states:DescribeStateMachineForExecution",
+      "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory",
+      "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:ListStackResources",
+    ]
+    resources = [
+      "${local.arn}:sagemaker:${var.region}:${local.account}:pipeline/titanic-${each.key}-training",
+      "${local.arn}:sagemaker:${var.region}:${local.account}:pipeline/titanic-${each.key}-training/execution/*",
+      "${local.arn}:sagemaker:${var.region}:${local.account}:model-package-group/titanic-${each.key}-models",
+      "${local.arn}:sagemaker:${var.region}:${local.account}:model-package/titanic-${each.key}-models/*",
+      "${local.arn}:sagemaker:${var.region}:${local.account}:endpoint/titanic-${each.key}-*",
+      "${local.arn}:sagemaker:${var.region}:${local.account}:endpoint-config/titanic-${each.key}-*",
+      "${local.arn}:sagemaker:${var.region}:${local.account}:model/titanic-${each.key}-*",
+      "${local.arn}:states:${var.region}:${local.account}:stateMachine:titanic-${each.key}-*",
+      "${local.arn}:states:${var.region}:${local.account}:execution:titanic-${each.key}-*:*",
+      "${local.arn}:ssm:${var.region}:${local.account}:parameter/titanic-${each.key}/*",
+      "${local.arn}:cloudformation:${var.region}:${local.account}:stack/titanic-${each.key}-*/*",
+    ]
+  }
+
+  statement {
+    sid       = "StartThisEnvironmentsTrainingPipeline"
+    actions   = ["sagemaker:StartPipelineExecution"]
+    resources = ["${local.arn}:sagemaker:${var.region}:${local.account}:pipeline/titanic-${each.key}-training"]
+  }
+
+  statement {
+    sid = "ApproveOrRejectThisEnvironmentsModelPackages"
+    # Approving a package in the environment's group is what starts a release (stacks/orchestration.py).
+    actions   = ["sagemaker:UpdateModelPackage"]
+    resources = ["${local.arn}:sagemaker:${var.region}:${local.account}:model-package/titanic-${each.key}-models/*"]
+  }
+
+  statement {
+    sid = "AnswerTheReleaseApprovalGate"
+    # SendTaskSuccess/SendTaskFailure have no resource-level permissions: the task token, sent only to this
+    # environment's approvers (its alerts topic), is what names the waiting release (make approve/reject-release).
+    actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "RollBackThroughThisEnvironmentsPromotionWorkflow"
+    actions   = ["states:StartExecution"] # make rollback starts titanic-<env>-promotion in rollback mode
+    resources = ["${local.arn}:states:${var.region}:${local.account}:stateMachine:titanic-${each.key}-promotion"]
+  }
+}
+
+resource "aws_iam_role" "operator" {
+  for_each = local.operated
+
+  name                 = "titanic-${each.key}-operator"
+  description          = "Data-science operator of titanic-sagemaker ${each.key}: read, start the pipeline, answer releases."
+  assume_role_policy   = data.aws_iam_policy_document.operator_trust[each.key].json
+  max_session_duration = 3600
+}
+
+resource "aws_iam_role_policy" "operator" {
+  for_each = local.operated
+
+  name   = "operate-titanic-${each.key}"
+  role   = aws_iam_role.operator[each.key].id
+  policy = data.aws_iam_policy_document.operator[each.key].json
+}
