@@ -64,18 +64,19 @@ class Recorder:
 
     @staticmethod
     def _caller() -> tuple[str | None, dict]:
-        """The lambdas/<function> folder of the innermost handler frame on the stack, and the handler's event."""
+        """The lambdas/<function> folder of the handler on the stack, and its event; (None, {}) when no handler runs.
+
+        Only a call made inside a handler is the function's: a script that reuses a handler module's helper (the
+        endpoint smoke test of scripts/endpoint_smoke.py) calls AWS as the operator, not as the Lambda role."""
         frame = sys._getframe(2)
-        function = None
-        event: dict = {}
         while frame is not None:
             path = Path(frame.f_code.co_filename)
-            if path.is_relative_to(LAMBDAS):
-                function = function or path.relative_to(ROOT).parts[0] + "/" + path.relative_to(LAMBDAS).parts[0]
-                if frame.f_code.co_name == "handler" and isinstance(frame.f_locals.get("event"), dict):
-                    event = frame.f_locals["event"]
+            if path.is_relative_to(LAMBDAS) and frame.f_code.co_name == "handler":
+                event = frame.f_locals.get("event")
+                function = path.relative_to(ROOT).parts[0] + "/" + path.relative_to(LAMBDAS).parts[0]
+                return function, event if isinstance(event, dict) else {}
             frame = frame.f_back
-        return function, event
+        return None, {}
 
     def _substitutions(self, event: dict) -> list[tuple[str, str]]:
         """(value, placeholder) pairs, longest value first: the handler's environment variables (those its code
