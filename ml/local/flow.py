@@ -1,10 +1,12 @@
 """The local ML flow behind `make run`: the SageMaker pipeline's steps on this machine, then serve and smoke-test.
 
 DataPreProcessing -> TrainModel -> ModelEvaluation (the same ml/ scripts, with explicit local paths) -> quality
-gate (metric and threshold from config/environments/<env>.toml, as the SageMaker condition) -> register in the
-local MLflow registry (pending approval) -> serve the registered model on a free loopback port -> smoke test over
-HTTP (ml/smoke.py) -> summary table.
-Exit codes: 0 done, 2 invalid data, 3 gate refused, 4 smoke test failed, 5 registry unavailable.
+gate (threshold and margin over the gender rule from config/environments/<env>.toml, as the SageMaker condition;
+ml/gates.py) -> champion check (the `champion` version scored on the same test split, ml/local/champion.py) ->
+register in the local MLflow registry (pending approval; Rejected with the reason when the champion check refused
+it) -> serve the registered model on a free loopback port -> smoke test over HTTP (ml/smoke.py) -> summary table.
+Exit codes: 0 done, 2 invalid data, 3 a gate refused (quality: nothing registered; champion: registered as
+Rejected), 4 smoke test failed, 5 registry unavailable.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from config import load_environment
-from ml import contracts, dataset, evaluate, inference, preprocess, smoke, train
-from ml.local import registry, server
+from ml import contracts, dataset, evaluate, gates, inference, preprocess, smoke, train
+from ml.local import champion, registry, server
 
 EXIT_INVALID_DATA, EXIT_GATE, EXIT_SMOKE, EXIT_REGISTRY = 2, 3, 4, 5
 SMOKE_LATENCY_BUDGET_MS = 250.0  # one request of 4 passengers over loopback, first request included
@@ -58,6 +60,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", default=str(registry.LOCAL_DIR / "run"), help="splits, model, evaluation")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threshold", type=float, help="override the environment's gate threshold (tests)")
+    parser.add_argument("--baseline-margin", type=float, help="override the environment's baseline margin (tests)")
     return parser.parse_args(argv)
 
 
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     metric = settings.ml.quality_metric
     threshold = settings.ml.quality_threshold if args.threshold is None else args.threshold
     summary = Summary()
-    total = 7
+    total = 8
     outputs: dict[str, Any] = {}
 
     def script(main: Callable[[list[str]], int], argv: list[str]) -> Callable[[], tuple[bool, str]]:
@@ -146,21 +149,39 @@ def run(args: argparse.Namespace) -> int:
     evaluation = json.loads((evaluation_dir / contracts.EVALUATION_FILE).read_text())
     metadata = json.loads((model_dir / contracts.METADATA_FILE).read_text())
     values = {name: evaluation[contracts.METRICS_SECTION][name]["value"] for name in contracts.QUALITY_METRICS}
-    value = values[metric]
+    margin = settings.ml.baseline_margin if args.baseline_margin is None else args.baseline_margin
+    quality = gates.quality_gate(evaluation, metric, threshold, margin)
 
     def gate() -> tuple[bool, str]:
-        passed = value >= threshold
-        verdict = "passed" if passed else "REFUSED: the model is not registered"
-        return passed, f"{metric} {value:.3f} {'>=' if passed else '<'} {threshold:g} ({args.env}): {verdict}"
+        verdict = "passed" if quality.passed else "REFUSED: the model is not registered"
+        return quality.passed, f"{quality.reason} ({args.env}): {verdict}"
 
     if not summary.step(4, total, "quality gate", gate):
         print(summary.table())
         print(
-            f"\nquality gate refused the model: {metric} {value:.4f} is below {threshold:g} (config/environments/"
-            f"{args.env}.toml [ml]); nothing was registered.",
+            f"\nquality gate refused the model: {quality.reason} (config/environments/{args.env}.toml [ml]); "
+            "nothing was registered.",
             file=sys.stderr,
         )
         return EXIT_GATE
+
+    # --- champion check (ml/local/champion.py): a regression is registered as Rejected, with its reason
+    def judge() -> tuple[bool, str]:
+        try:
+            outputs["champion"] = champion.check(
+                evaluation, splits_dir / "test", work / "champion-evaluation", metric, settings.ml.champion_tolerance
+            )
+        except Exception as error:  # the store or the champion's artifacts are unusable: say so, not a traceback
+            outputs["champion_error"] = True
+            return False, f"FAILED: {type(error).__name__}: {error} (store: {registry.tracking_uri()})"
+        return outputs["champion"].passed, outputs["champion"].summary
+
+    summary.step(5, total, "champion check", judge)
+    if outputs.get("champion_error"):
+        print(summary.table())
+        return EXIT_REGISTRY
+    judged: champion.ChampionCheck = outputs["champion"]
+    # ---
 
     scores = {k: v for k, v in metadata["scores"].items() if v is not None}
 
@@ -170,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
             registered = registry.register(
                 model_dir=model_dir,
                 evaluation_dir=evaluation_dir,
-                metrics={**values, **scores},
+                metrics={**values, **scores, **comparison_metrics(evaluation, judged)},
                 params=metadata["hyperparameters"],
                 tags={
                     "dataset": f"{Path(args.data).name}@sha256:{data_sha[:12]}",
@@ -180,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
                     "model_sha256": metadata["model_sha256"],
                 },
                 seed=args.seed,
+                **registration_status(judged),
             )
         except Exception as error:  # an unreachable or broken tracking store: say so instead of a traceback
             return False, f"FAILED: {type(error).__name__}: {error} (store: {registry.tracking_uri()})"
@@ -189,19 +211,24 @@ def run(args: argparse.Namespace) -> int:
             f"{registered.name} v{registered.version} ({registered.approval_status}) in {registered.experiment}",
         )
 
-    if not summary.step(5, total, "register (MLflow)", register):
+    if not summary.step(6, total, "register (MLflow)", register):
         print(summary.table())
         return EXIT_REGISTRY
     registered = outputs["registered"]
+    if not judged.passed:
+        print(summary.table())
+        print_comparisons(evaluation, judged, metric, margin, settings.ml.champion_tolerance)
+        print(f"\nchampion check refused the model: {judged.summary}", file=sys.stderr)
+        return EXIT_GATE
 
     def serve() -> tuple[bool, str]:
         model = inference.model_fn(str(registry.model_path(registered)))
         outputs["server"], _ = server.start_in_thread(model)
         return True, f"{outputs['server'].url} (model v{registered.version} from the registry)"
 
-    summary.step(6, total, "serve on loopback", serve)
+    summary.step(7, total, "serve on loopback", serve)
     try:
-        smoke_passed = summary.step(7, total, "smoke test over HTTP", lambda: smoke_test(outputs["server"].url)[:2])
+        smoke_passed = summary.step(8, total, "smoke test over HTTP", lambda: smoke_test(outputs["server"].url)[:2])
     finally:
         outputs["server"].shutdown()
         outputs["server"].server_close()
@@ -210,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     print(summary.table())
     print()
     print("test metrics: " + ", ".join(f"{name} {v:.3f}" for name, v in values.items()))
-    print(f"gender-only baseline on the same test split: {evaluation['test_data']['gender_baseline_accuracy']:.3f}")
+    print_comparisons(evaluation, judged, metric, margin, settings.ml.champion_tolerance)
     print(
         f"registry: {registry.tracking_uri()} -> {registered.name} v{registered.version}, "
         f"{registry.APPROVAL_TAG}={registered.approval_status} (make approve / make reject)"
@@ -223,6 +250,48 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run(parse_args(argv))
+
+
+# ---------------------------------------------------------------------------------------------- gate reporting
+def comparison_metrics(evaluation: dict[str, Any], judged: champion.ChampionCheck) -> dict[str, float]:
+    """The baseline's and the champion's values on the candidate's test split, logged beside its own metrics."""
+    baseline = evaluation[contracts.BASELINE_SECTION]
+    logged = {f"baseline_{name}": baseline[name]["value"] for name in contracts.QUALITY_METRICS}
+    if judged.evaluation is not None:
+        section = judged.evaluation[contracts.METRICS_SECTION]
+        logged.update({f"champion_{name}": section[name]["value"] for name in contracts.QUALITY_METRICS})
+    return logged
+
+
+def registration_status(judged: champion.ChampionCheck) -> dict[str, Any]:
+    """Pending approval, or Rejected with the champion check's reason; the champion version it was judged against."""
+    tags = {champion.CHAMPION_VERSION_TAG: judged.champion.version} if judged.champion else {}
+    if judged.passed:
+        return {"version_tags": tags}
+    return {
+        "approval_status": registry.REJECTED,
+        "version_tags": {**tags, champion.REJECTION_REASON_TAG: judged.summary},
+    }
+
+
+def print_comparisons(
+    evaluation: dict[str, Any], judged: champion.ChampionCheck, metric: str, margin: float, tolerance: float
+) -> None:
+    baseline = evaluation[contracts.BASELINE_SECTION]
+    candidate = evaluation[contracts.METRICS_SECTION][metric]["value"]
+    rule, lift = baseline[contracts.BASELINE_RULE_KEY], baseline[contracts.BASELINE_LIFT_KEY][metric]
+    print(
+        f"{rule} rule on the same test split: {metric} {baseline[metric]['value']:.3f} "
+        f"(candidate {candidate:.3f}, lift {lift:+.3f}, margin {margin:g})"
+    )
+    if judged.champion is None or judged.evaluation is None:
+        print(f"{champion.CHAMPION_ALIAS}: none yet (make approve sets one)")
+        return
+    value = judged.evaluation[contracts.METRICS_SECTION][metric]["value"]
+    print(
+        f"{champion.CHAMPION_ALIAS} v{judged.champion.version} on the same test split: {metric} {value:.3f} "
+        f"(candidate {candidate:.3f}, tolerance {tolerance:g}): {'passed' if judged.passed else 'REFUSED'}"
+    )
 
 
 if __name__ == "__main__":
