@@ -82,10 +82,9 @@ def title_of(name: str) -> str:
 
 
 def family_key(record: Mapping[str, Any]) -> str | None:
-    """Surname and fare: a family travelling together paid one fare. None without a fare."""
-    if record["Fare"] is None:
-        return None
-    return f"{record['Name'].partition(',')[0].strip()}|{float(record['Fare'])!r}"
+    """Surname and fare: a family travelling together paid one fare. None without a fare (parsed: a float)."""
+    fare = record["Fare"]
+    return None if fare is None else f"{record['Name'].split(',', 1)[0].strip()}|{fare!r}"
 
 
 def fit(records: Sequence[Mapping[str, Any]], feature_names: Sequence[str] = FEATURE_NAMES) -> dict[str, Any]:
@@ -132,6 +131,13 @@ def encode_row(record: Mapping[str, Any], params: Mapping[str, Any], own_label: 
 
     own_label: the record's label when it is one of the records params were fitted on (leave-one-out).
     """
+    groups = (params.get("ticket_groups", {}), params.get("family_groups", {}))
+    return _row(record, params, groups, own_label)
+
+
+def _row(
+    record: Mapping[str, Any], params: Mapping[str, Any], groups: tuple[dict, dict], own_label: int | None
+) -> list[float]:
     title = title_of(record["Name"])
     pclass = record["Pclass"]
     age = record["Age"]
@@ -144,10 +150,8 @@ def encode_row(record: Mapping[str, Any], params: Mapping[str, Any], own_label: 
     family_id = family_key(record)
     if fare is None:
         fare = params["fare_by_class"][str(pclass)]
-    ticket_known, ticket_survived = params.get("ticket_groups", {}).get(record["Ticket"], _NO_GROUP)
-    family_known, family_survived = (
-        params.get("family_groups", {}).get(family_id, _NO_GROUP) if family_id is not None else _NO_GROUP
-    )
+    ticket_known, ticket_survived = groups[0].get(record["Ticket"], _NO_GROUP)
+    family_known, family_survived = groups[1].get(family_id, _NO_GROUP) if family_id is not None else _NO_GROUP
     if own_label is not None:  # the passenger is in its own groups: take it out
         ticket_known, ticket_survived = ticket_known - 1, ticket_survived - own_label
         if family_id is not None:
@@ -206,7 +210,8 @@ def _matrix(rows: list[list[float]], params: Mapping[str, Any]) -> np.ndarray:
 
 def encode(records: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> np.ndarray:
     """A float64 matrix, one row per record, columns in params['feature_names'] order (inference, evaluation)."""
-    return _matrix([encode_row(record, params) for record in records], params)
+    groups = (params.get("ticket_groups", {}), params.get("family_groups", {}))  # version 1 has none
+    return _matrix([_row(record, params, groups, None) for record in records], params)
 
 
 def fit_encode(
@@ -214,5 +219,6 @@ def fit_encode(
 ) -> tuple[dict[str, Any], np.ndarray]:
     """fit, then the training matrix encoded leave-one-out: no passenger sees its own label through its groups."""
     params = fit(records, feature_names)
-    rows = [encode_row(record, params, own_label=int(record["Survived"])) for record in records]
+    groups = (params["ticket_groups"], params["family_groups"])
+    rows = [_row(record, params, groups, int(record["Survived"])) for record in records]
     return params, _matrix(rows, params)
