@@ -105,40 +105,29 @@ def versus(scores: crossval.FoldScores, reference: crossval.FoldScores) -> str:
     return f"{difference.mean():>+10.3f} ±{difference.std() / np.sqrt(len(difference)):.3f}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=10)
-    args = parser.parse_args(argv)
-    parts = split(42)
-    records = parts["train"] + parts["validation"]
+HEADER = f"{'':50}{'accuracy':>15}{'gender':>10}{'gain over gender':>17}"
 
-    def cv(build: Callable[[], Any], names: Sequence[str] = features.FEATURE_NAMES) -> crossval.FoldScores:
-        return crossval.fold_scores(
-            records, build, folds=args.folds, repeats=args.repeats, seed=42, feature_names=names
-        )
 
-    runs = args.folds * args.repeats
-    print(
-        f"repeated stratified cross-validation: {args.folds} folds x {args.repeats} shuffles = {runs} held-out "
-        f"folds over the {len(records)} non-test passengers (train + validation of split seed 42); * = chosen\n"
-    )
-    header = f"{'':50}{'accuracy':>15}{'gender':>10}{'gain over gender':>17}"
+def estimator_table(cv: Callable[..., crossval.FoldScores], records: list[dict]) -> None:
     print("1. estimators on the chosen features\n")
-    print(header + f"{'vs chosen':>17}{'1-row predict_proba':>22}")
+    print(HEADER + f"{'vs chosen':>17}{'1-row predict_proba':>22}")
     chosen = cv(chosen_estimator)
     for name, build in CANDIDATES.items():
         scores = chosen if name == CHOSEN else cv(build)
         latency = f"{one_row_latency_us(build, records):>16.0f} us"
         print(row(name + (" *" if name == CHOSEN else ""), scores, versus(scores, chosen) + latency), flush=True)
 
+
+def ablation_table(cv: Callable[..., crossval.FoldScores]) -> None:
     print(f"\n2. feature ablation with {CHOSEN}; vs chosen = paired difference, ± its standard error\n")
-    print(header + f"{'vs chosen':>17}")
+    print(HEADER + f"{'vs chosen':>17}")
     reference = cv(chosen_estimator, _CHOSEN)
     for label, names in ABLATION.items():
         scores = reference if names == _CHOSEN else cv(chosen_estimator, names)
         print(row(label + (" *" if names == _CHOSEN else ""), scores, versus(scores, reference)), flush=True)
 
+
+def seeds_table() -> None:
     print("\n3. the final procedure (fit on train + validation) on the held-out test split of other seeds\n")
     print(f"{'seed':>6}{'test accuracy':>16}{'gender rule':>14}{'lift':>9}")
     results = []
@@ -156,6 +145,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     mean_accuracy = statistics.mean(a for a, _ in results)
     mean_baseline = statistics.mean(b for _, b in results)
     print(f"{'mean':>6}{mean_accuracy:>16.3f}{mean_baseline:>14.3f}{mean_accuracy - mean_baseline:>+9.3f}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=42, help="seed of the shuffles (another seed: other folds)")
+    parser.add_argument("--part", choices=("all", "estimators", "ablation", "seeds"), default="all")
+    args = parser.parse_args(argv)
+    parts = split(42)
+    records = parts["train"] + parts["validation"]
+
+    def cv(build: Callable[[], Any], names: Sequence[str] = features.FEATURE_NAMES) -> crossval.FoldScores:
+        return crossval.fold_scores(
+            records, build, folds=args.folds, repeats=args.repeats, seed=args.seed, feature_names=names
+        )
+
+    runs = args.folds * args.repeats
+    print(
+        f"repeated stratified cross-validation: {args.folds} folds x {args.repeats} shuffles = {runs} held-out "
+        f"folds (shuffle seed {args.seed}) over the {len(records)} non-test passengers (train + validation of "
+        "split seed 42); * = chosen\n"
+    )
+    if args.part in ("all", "estimators"):
+        estimator_table(cv, records)
+    if args.part in ("all", "ablation"):
+        ablation_table(cv)
+    if args.part in ("all", "seeds"):
+        seeds_table()
     return 0
 
 
