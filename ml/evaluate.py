@@ -120,7 +120,8 @@ def write_plots(y_true: np.ndarray, probabilities: np.ndarray, section: dict[str
     return ["confusion_matrix.png", "roc_curve.png"]
 
 
-def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+def evaluate(args: argparse.Namespace, plots: bool = True) -> dict[str, Any]:
+    """Write evaluation.json (and the plots unless `plots` is False: the champion check needs numbers only)."""
     records, test_sha = dataset.read_records(args.test_dir)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     }
     text = json.dumps(report, indent=2, sort_keys=True) + "\n"
     dataset.write_atomically(output_dir / contracts.EVALUATION_FILE, text.encode("utf-8"))
-    report["plots"] = write_plots(y_true, probabilities, section, output_dir)
+    report["plots"] = write_plots(y_true, probabilities, section, output_dir) if plots else []
     return report
 
 

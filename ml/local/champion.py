@@ -48,11 +48,8 @@ def check(
     if champion is None:
         return ChampionCheck(True, f"no {CHAMPION_ALIAS} yet (make approve sets one): nothing to compare")
     model_dir = registry.model_path(champion)
-    evaluate.evaluate(
-        evaluate.parse_args(
-            ["--model-dir", str(model_dir), "--test-dir", str(test_dir), "--output-dir", str(output_dir)]
-        )
-    )
+    argv = ["--model-dir", str(model_dir), "--test-dir", str(test_dir), "--output-dir", str(output_dir)]
+    evaluate.evaluate(evaluate.parse_args(argv), plots=False)
     champion_evaluation = json.loads((output_dir / contracts.EVALUATION_FILE).read_text(encoding="utf-8"))
     verdict = gates.champion_gate(
         candidate_evaluation, champion_evaluation, metric, tolerance, f"{CHAMPION_ALIAS} v{champion.version}"
