@@ -216,7 +216,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_REGISTRY
     registered = outputs["registered"]
     if not judged.passed:
+        print()
         print(summary.table())
+        print()
         print_comparisons(evaluation, judged, metric, margin, settings.ml.champion_tolerance)
         print(f"\nchampion check refused the model: {judged.summary}", file=sys.stderr)
         return EXIT_GATE
@@ -270,7 +272,7 @@ def registration_status(judged: champion.ChampionCheck) -> dict[str, Any]:
         return {"version_tags": tags}
     return {
         "approval_status": registry.REJECTED,
-        "version_tags": {**tags, champion.REJECTION_REASON_TAG: judged.summary},
+        "version_tags": {**tags, champion.REJECTION_REASON_TAG: judged.verdict.reason if judged.verdict else ""},
     }
 
 
