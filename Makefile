@@ -26,6 +26,8 @@ SYNTH = env -u ENV CDK_OUTDIR=cdk.out $(PY) app.py
 
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# Python 3.9 with the SageMaker scikit-learn 1.2-1 container's libraries and serving stack (scripts/container_venv.sh).
+CONTAINER_STAMP := .venv-container/.installed
 
 .PHONY: help
 help: ## list the targets
@@ -38,6 +40,9 @@ $(VENV_STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+$(CONTAINER_STAMP): scripts/container-requirements.txt scripts/container_venv.sh
+	@scripts/container_venv.sh
+
 $(NODE_STAMP): package.json package-lock.json
 	@echo ">> installing the pinned AWS CDK CLI and IAM policy evaluator (npm ci)"
 	@npm ci --no-audit --no-fund --loglevel=error
@@ -45,6 +50,9 @@ $(NODE_STAMP): package.json package-lock.json
 
 .PHONY: venv
 venv: $(VENV_STAMP) ## create .venv with the pinned Python dependencies
+
+.PHONY: container-venv
+container-venv: $(CONTAINER_STAMP) ## create .venv-container: Python 3.9 + the SageMaker sklearn 1.2-1 container's libraries (~3 min once)
 
 # ---------------------------------------------------------------------------------------------- the two commands
 .PHONY: run
@@ -69,7 +77,7 @@ lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against thei
 	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 .PHONY: unit
-unit: $(VENV_STAMP) $(NODE_STAMP) ## the pytest suite (Node: the access model's IAM evaluator, the template-diff test's CDK CLI)
+unit: $(VENV_STAMP) $(NODE_STAMP) $(CONTAINER_STAMP) ## the pytest suite (Node: the IAM evaluator, the CDK CLI; .venv-container: the serving container's stack)
 	@$(PY) -m pytest
 
 .PHONY: cfn-lint
@@ -227,7 +235,7 @@ serve: $(VENV_STAMP) ## serve the latest registered local model (VERSION=n for a
 	@$(PY) -m ml.local.server --port $(PORT) $(if $(VERSION),--version $(VERSION))
 
 .PHONY: approve
-approve: $(VENV_STAMP) ## mark the latest local model version (or VERSION=n) Approved
+approve: $(VENV_STAMP) ## mark the latest local model version (or VERSION=n) Approved and make it the champion
 	@$(PY) -m ml.local.registry approve $(if $(VERSION),--version $(VERSION))
 
 .PHONY: reject
@@ -260,19 +268,25 @@ mlflow-gc: $(VENV_STAMP) ## mlflow gc: remove runs deleted more than DAYS ago (d
 	@$(PY) -m ml.local.store_ops gc --env $(ENV) $(if $(DAYS),--days $(DAYS))
 
 .PHONY: model-selection
-model-selection: $(VENV_STAMP) ## how the estimator was chosen: cross-validation on the train split, seed variance
+model-selection: $(VENV_STAMP) ## how features and estimator were chosen: repeated cross-validation vs the gender rule, ablation
 	@$(PY) -m ml.local.model_selection
 
 .PHONY: bench-drift
 bench-drift: $(VENV_STAMP) ## drift check: false-alarm rate when nothing changed (ENV's thresholds), time of one 10000-record window
 	@$(PY) -m ml.local.drift_calibration --env $(ENV)
 
+UI_PORT ?= 5000
+
+.PHONY: mlflow-ui
+mlflow-ui: $(VENV_STAMP) ## browse the local MLflow store (runs, plots, versions, aliases) on http://127.0.0.1:UI_PORT (5000)
+	@$(PY) -m ml.local.mlflow_ui --port $(UI_PORT)
+
 .PHONY: bench-ml
 bench-ml: $(VENV_STAMP) ## inference latency (in process, HTTP), throughput, batch of 1000, make-run time: table + JSON
 	@$(PY) -m ml.local.bench
 
 .PHONY: container-parity
-container-parity: ## run preprocess/train/evaluate/inference on the container's Python 3.9 + library versions (not in make test)
+container-parity: $(VENV_STAMP) $(CONTAINER_STAMP) ## run preprocess/train/evaluate/inference on the container's Python 3.9 + library versions (not in make test)
 	@scripts/container_parity.sh
 
 .PHONY: clean

@@ -60,9 +60,14 @@ class StorageSettings(_Settings):
 
 
 class MlSettings(_Settings):
-    # The metric and threshold of the quality gate: the local flow and the SageMaker pipeline read these same values.
+    # The quality gate (ml/gates.py): the local flow and the SageMaker pipeline read these same values.
     quality_metric: Literal["accuracy", "precision", "recall", "f1", "auc"]  # ml.contracts.QUALITY_METRICS
     quality_threshold: float = Field(gt=0.0, le=1.0)
+    # The candidate's quality_metric must also be at least the gender rule's on the same test split plus this
+    # (evaluation.json baseline.lift.<metric>); 0 only asks the model not to lose to the rule.
+    baseline_margin: float = Field(ge=0.0, le=0.5)
+    # How much worse than the champion (scored on the same test split) a candidate may be before it is rejected.
+    champion_tolerance: float = Field(ge=0.0, le=0.5)
 
 
 class DataSettings(_Settings):

@@ -1,8 +1,9 @@
 """The drift baseline of a model: what its training traffic looked like, per request column and for its predictions.
 
 TrainModel writes it into the model folder (contracts.BASELINE_FILE, beside model.joblib): the inputs profiled on the
-train split, the predictions on the validation split. The drift check (ml/drift.py) profiles captured traffic with
-the same functions and the stored bin edges and categories, so both sides are counted by one piece of code.
+passengers the model was fitted on (train + validation), its predictions on them. The drift check (ml/drift.py)
+profiles captured traffic with the same functions and the stored bin edges and categories, so both sides are counted
+by one piece of code.
 
 Generic over the model's INPUT: the raw request columns of ml/schema.py, not the engineered features, so a change of
 feature engineering never breaks it. Per column kind:
@@ -129,12 +130,13 @@ def prediction_profile(
 
 def build(
     reference_records: Sequence[Mapping[str, Any]],
-    validation_probabilities: Iterable[float],
+    reference_probabilities: Iterable[float],
     decision_threshold: float,
+    split: str,
     columns: Sequence[schema.Column] = schema.INFERENCE_COLUMNS,
 ) -> dict[str, Any]:
-    """The baseline document: every monitored column of `reference_records` (the train split, parsed by the schema)
-    and the model's survival probabilities on the validation split."""
+    """The baseline document: every monitored column of `reference_records` (the passengers of `split` the model was
+    fitted on, parsed by the schema) and the model's survival probabilities on them."""
     if not reference_records:
         raise BaselineError("cannot build a baseline from zero records")
     features = {
@@ -144,8 +146,8 @@ def build(
     return {
         "baseline_version": BASELINE_VERSION,
         "features": features,
-        PREDICTION: prediction_profile(validation_probabilities, decision_threshold),
-        "reference": {"split": "train", "rows": len(reference_records), "prediction_split": "validation"},
+        PREDICTION: prediction_profile(reference_probabilities, decision_threshold),
+        "reference": {"split": split, "rows": len(reference_records)},
     }
 
 

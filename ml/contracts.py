@@ -39,11 +39,43 @@ METRICS_SECTION = "binary_classification_metrics"
 QUALITY_METRICS = ("accuracy", "precision", "recall", "f1", "auc")
 
 
-def metric_json_path(metric: str) -> str:
-    """The JsonGet path of one metric in evaluation.json (the SageMaker pipeline's quality condition reads it)."""
+def _known(metric: str) -> str:
     if metric not in QUALITY_METRICS:
         raise ValueError(f"unknown quality metric {metric!r}; expected one of {', '.join(QUALITY_METRICS)}")
-    return f"{METRICS_SECTION}.{metric}.value"
+    return metric
+
+
+def metric_json_path(metric: str) -> str:
+    """The JsonGet path of one metric in evaluation.json (the SageMaker pipeline's quality condition reads it)."""
+    return f"{METRICS_SECTION}.{_known(metric)}.value"
+
+
+# The trivial rule scored on the same test split (ml/gender_rule.py), in the same layout, plus the model's lift:
+#   {"baseline": {"rule": "gender", "accuracy": {"value": 0.84, "standard_deviation": "NaN"}, ...,
+#                 "lift": {"accuracy": 0.03, ...}}}     lift = model value - baseline value, per metric
+# SageMaker pipeline conditions cannot add numbers, so the margin condition reads the lift:
+#   JsonGet(metric_json_path(m)) >= threshold  AND  JsonGet(baseline_lift_json_path(m)) >= baseline_margin
+BASELINE_SECTION = "baseline"
+BASELINE_RULE_KEY = "rule"
+BASELINE_LIFT_KEY = "lift"
+
+
+def baseline_json_path(metric: str) -> str:
+    """The JsonGet path of the baseline rule's value of one metric on the same test split."""
+    return f"{BASELINE_SECTION}.{_known(metric)}.value"
+
+
+def baseline_lift_json_path(metric: str) -> str:
+    """The JsonGet path of the model's lift over the baseline rule (model minus baseline) for one metric."""
+    return f"{BASELINE_SECTION}.{BASELINE_LIFT_KEY}.{_known(metric)}"
+
+
+def json_path_value(document: dict, path: str) -> object:
+    """The value at a dotted JsonGet path, the way the pipeline's condition resolves it (KeyError if absent)."""
+    node: object = document
+    for key in path.split("."):
+        node = node[key]  # type: ignore[index]
+    return node
 
 
 # Serving: the request and response shapes of POST /invocations (local server and SageMaker endpoint alike).

@@ -3,7 +3,9 @@
 SageMaker Processing runs this file with its default paths; the model arrives as model.tar.gz (extracted here),
 locally --model-dir may be an already-extracted model folder. evaluation.json uses the Model Registry
 model-quality layout (ml.contracts.METRICS_SECTION), which the pipeline's PropertyFile reads for its quality
-condition. PNG plots (confusion matrix, ROC curve) are written when matplotlib is importable, else skipped.
+condition; the gender rule scored on the same split and the model's lift over it follow in
+ml.contracts.BASELINE_SECTION (the margin condition). PNG plots (confusion matrix, ROC curve) are written when
+matplotlib is importable, else skipped.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics
 
-from ml import contracts, dataset, inference, schema
+from ml import contracts, dataset, gender_rule, inference, schema
 
 EXIT_INVALID_DATA = 2
 MODEL_ARCHIVE = "model.tar.gz"
@@ -75,6 +77,13 @@ def quality_report(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, A
     return section
 
 
+def baseline_report(y_true: np.ndarray, records: list[dict[str, Any]], model_section: dict[str, Any]) -> dict[str, Any]:
+    """The gender rule on the same passengers, in the model-quality layout, and the model's lift over it."""
+    section = quality_report(y_true, gender_rule.predict(records))
+    lift = {name: round(model_section[name]["value"] - section[name]["value"], 6) for name in contracts.QUALITY_METRICS}
+    return {contracts.BASELINE_RULE_KEY: gender_rule.NAME, **section, contracts.BASELINE_LIFT_KEY: lift}
+
+
 def write_plots(y_true: np.ndarray, probabilities: np.ndarray, section: dict[str, Any], output_dir: Path) -> list[str]:
     """confusion_matrix.png and roc_curve.png; an empty list (and a note) when matplotlib is not installed."""
     try:
@@ -111,7 +120,8 @@ def write_plots(y_true: np.ndarray, probabilities: np.ndarray, section: dict[str
     return ["confusion_matrix.png", "roc_curve.png"]
 
 
-def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+def evaluate(args: argparse.Namespace, plots: bool = True) -> dict[str, Any]:
+    """Write evaluation.json (and the plots unless `plots` is False: the champion check needs numbers only)."""
     records, test_sha = dataset.read_records(args.test_dir)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -120,15 +130,15 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     y_true = np.array([record[schema.LABEL] for record in records], dtype=np.int64)
     probabilities = inference.predict_fn(records, model)
     section = quality_report(y_true, probabilities)
-    gender_only = float(np.mean([int(r["Sex"] == "female") == r[schema.LABEL] for r in records]))
     report = {
         contracts.METRICS_SECTION: section,
-        "test_data": {"rows": len(records), "sha256": test_sha, "gender_baseline_accuracy": round(gender_only, 6)},
+        contracts.BASELINE_SECTION: baseline_report(y_true, records, section),
+        "test_data": {"rows": len(records), "sha256": test_sha},
         "model_sha256": model.metadata.get("model_sha256"),
     }
     text = json.dumps(report, indent=2, sort_keys=True) + "\n"
     dataset.write_atomically(output_dir / contracts.EVALUATION_FILE, text.encode("utf-8"))
-    report["plots"] = write_plots(y_true, probabilities, section, output_dir)
+    report["plots"] = write_plots(y_true, probabilities, section, output_dir) if plots else []
     return report
 
 

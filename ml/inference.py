@@ -8,6 +8,11 @@ The local server (ml/local/server.py) calls these same four functions, so both h
 A passenger has every raw column but Survived; PassengerId is optional, Age, Fare, Cabin and Embarked may be null.
 Every malformed payload raises PayloadError, whose status (4xx) and message say what is wrong.
 
+transform() is the whole request -> response path, client mistakes included: (status, body, content type), with
+{"error": "..."} and the 4xx status for a malformed request. The local server calls it, and so does the serving
+entry module in the SageMaker container (stacks/bundle_root/serving_entry.py), whose own stack would turn any
+exception into HTTP 500: both answer every request the same way. No Content-Type means JSON, as in the container.
+
 Hot path: parse with ml/payload.py (schema.parse_record per passenger), encode with ml.features, one
 predict_proba call: no DataFrame.
 """
@@ -36,6 +41,15 @@ MAX_INSTANCES = payload.MAX_INSTANCES
 MAX_BODY_BYTES = payload.MAX_BODY_BYTES
 PayloadError = payload.PayloadError
 DECISION_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to answer: the HTTP status, the body text and its content type."""
+
+    status: int
+    body: str
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -91,3 +105,21 @@ def _response_type(accept: str | None) -> str | None:
         if media_type in (contracts.CSV_CONTENT_TYPE, "text/*"):
             return contracts.CSV_CONTENT_TYPE
     return None
+
+
+def error_reply(message: str, status: int) -> Reply:
+    return Reply(status, json.dumps({"error": message}), contracts.JSON_CONTENT_TYPE)
+
+
+def transform(model: Model, body: bytes | str, content_type: str | None, accept: str | None) -> Reply:
+    """One request, parsed, predicted and serialized; a malformed one answered with its 4xx status and the reason.
+
+    A missing Content-Type is JSON: the container's request object defaults to it, so the local server does too.
+    Anything but a PayloadError is a bug and propagates (500 in both servers).
+    """
+    try:
+        records = input_fn(body, content_type or contracts.JSON_CONTENT_TYPE)
+        text, media_type = output_fn(predict_fn(records, model), accept)
+    except PayloadError as error:
+        return error_reply(str(error), error.status)
+    return Reply(200, text, media_type)

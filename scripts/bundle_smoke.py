@@ -39,8 +39,9 @@ spec = importlib.util.spec_from_file_location("serving_entry", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 model = module.model_fn(sys.argv[2])
-data = module.input_fn(json.dumps({"instances": [json.loads(sys.argv[3])]}), "application/json")
-print(module.output_fn(module.predict_fn(data, model), "application/json"))
+# output_fn needs the container's Response class; the entry module answers with ml.inference.transform, called here.
+reply = module.transform(model, json.dumps({"instances": [json.loads(sys.argv[3])]}), "application/json", None)
+print(reply.status, reply.body)
 """
 
 

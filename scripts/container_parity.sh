@@ -2,23 +2,12 @@
 # Run ml/ on the SageMaker scikit-learn 1.2-1 container's versions (Python 3.9, scikit-learn 1.2.1, numpy 1.24.1,
 # pandas 1.1.3, no matplotlib) beside the local venv, and check both ways that models and metrics are interchangeable:
 # each environment trains, each evaluates both models, all four evaluation reports must be identical.
-# Needs a Python 3.9 (PY39=..., default: python3.9 on PATH or pyenv's 3.9.18); creates .venv-py39 on first use.
+# The container's Python 3.9 venv comes from scripts/container_venv.sh (.venv-container, created on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYENV_39="${PYENV_ROOT:-$HOME/.pyenv}/versions/3.9.18/bin/python"
-if [ -z "${PY39:-}" ]; then
-  if [ -x "$PYENV_39" ]; then PY39=$PYENV_39; else PY39=$(command -v python3.9 || true); fi
-fi
-VENV39=.venv-py39
+scripts/container_venv.sh
 LOCAL=.venv/bin/python
-if [ -z "$PY39" ] || ! "$PY39" -c "import sys; assert sys.version_info[:2] == (3, 9)" 2>/dev/null; then echo "container-parity: no Python 3.9 found (set PY39=/path/to/python3.9)" >&2; exit 1; fi
-if [ ! -f "$VENV39/.installed" ] || [ scripts/container-requirements.txt -nt "$VENV39/.installed" ]; then
-  echo ">> creating $VENV39 with the container's library versions"
-  "$PY39" -m venv "$VENV39"
-  "$VENV39/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: -r scripts/container-requirements.txt
-  touch "$VENV39/.installed"
-fi
-C="$VENV39/bin/python"
+C=.venv-container/bin/python
 echo ">> container side: $($C -c 'import sys, sklearn, numpy, pandas; print("Python", sys.version.split()[0], "scikit-learn", sklearn.__version__, "numpy", numpy.__version__, "pandas", pandas.__version__)')"
 echo ">> local side:     $($LOCAL -c 'import sys, sklearn, numpy; print("Python", sys.version.split()[0], "scikit-learn", sklearn.__version__, "numpy", numpy.__version__)')"
 W=$(mktemp -d)

@@ -21,7 +21,8 @@ def _package(root: Path) -> dict[str, Path]:
         "def model_fn(model_dir):\n    return 'model:' + model_dir\n\n\n"
         "def input_fn(body, content_type):\n    return body\n\n\n"
         "def predict_fn(data, model):\n    return [model, data]\n\n\n"
-        "def output_fn(prediction, accept):\n    return str(prediction)\n"
+        "def output_fn(prediction, accept):\n    return str(prediction)\n\n\n"
+        "def transform(model, body, content_type, accept):\n    return [model, body, content_type, accept]\n"
     )
     (root / "ml" / "local" / "runner.py").write_text("raise SystemExit('never shipped')\n")
     (root / "ml" / "__pycache__" / "x.cpython-39.pyc").write_bytes(b"\0")
@@ -60,8 +61,10 @@ def test_a_content_change_changes_the_bundle(tmp_path):
     assert build_tarball(files) != before
 
 
-def test_serving_entry_exposes_the_ml_inference_handlers_from_an_unpacked_bundle(tmp_path):
-    """As the serving container does: unpack the bundle, import SAGEMAKER_PROGRAM's module from another folder."""
+def test_serving_entry_hands_requests_to_ml_inference_from_an_unpacked_bundle(tmp_path):
+    """As the serving container does: unpack the bundle, import SAGEMAKER_PROGRAM's module from another folder.
+    Its input_fn and predict_fn carry the request to output_fn (tests/ml/test_container_serving.py runs output_fn
+    in the container's stack)."""
     bundle = tmp_path / "code"
     with tarfile.open(fileobj=io.BytesIO(build_tarball(_package(tmp_path / "src"))), mode="r:gz") as tar:
         tar.extractall(bundle, filter="data")
@@ -69,9 +72,13 @@ def test_serving_entry_exposes_the_ml_inference_handlers_from_an_unpacked_bundle
         "import importlib.util, sys\n"
         f"spec = importlib.util.spec_from_file_location('serving_entry', {str(bundle / 'serving_entry.py')!r})\n"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        "print(module.predict_fn('row', module.model_fn('/opt/ml/model')))\n"
+        "print(module.predict_fn(module.input_fn('row', 'text/csv'), module.model_fn('/opt/ml/model')))\n"
+        "print(module.transform('m', 'row', 'text/csv', '*/*'))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True, env={"PATH": ""}
     )
-    assert result.stdout.strip() == "['model:/opt/ml/model', 'row']"
+    assert result.stdout.splitlines() == [
+        "('row', 'text/csv', 'model:/opt/ml/model')",
+        "['m', 'row', 'text/csv', '*/*']",
+    ]

@@ -34,7 +34,7 @@ def false_alarm_rate(thresholds: drift.Thresholds, window: int, trials: int, see
     alarmed, by_feature = 0, Counter()
     for _ in range(trials):
         rng.shuffle(people)
-        reference = baseline.build(people[:REFERENCE_ROWS], [0.5], 0.5)
+        reference = baseline.build(people[:REFERENCE_ROWS], [0.5], 0.5, "reference")
         traffic = drift.Traffic(passengers=people[REFERENCE_ROWS : REFERENCE_ROWS + window])
         alarms = drift.judge(traffic, reference, thresholds)["alarms"]
         alarmed += bool(alarms)
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for window in sorted({thresholds.min_records, 133, 250}):
         rate, by_feature = false_alarm_rate(thresholds, window, args.trials, seed=window)
         print(f"  {window:>6}   {rate:>21.3f}   {dict(by_feature) or '-'}")
-    reference = baseline.build(dataset.read_records(DATA)[0][:REFERENCE_ROWS], [0.5], 0.5)
+    reference = baseline.build(dataset.read_records(DATA)[0][:REFERENCE_ROWS], [0.5], 0.5, "reference")
     seconds, records, size = check_time(thresholds, args.records, reference)
     window = f"{args.records} capture records ({records} passengers, {size / 1e6:.1f} MB)"
     print(f"\none window of {window} parsed and checked in {seconds:.2f} s")

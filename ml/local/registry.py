@@ -2,9 +2,10 @@
 
 MLflow has no approval status, so a model version carries the tag approval_status with SageMaker Model Registry's
 values (PendingManualApproval, Approved, Rejected); approve/reject rewrite that tag and keep the alias `approved`
-on the newest approved version. Runs follow seed 004: experiment exp_<project>_<date>, run run_<objective>_<seed>,
-tags dataset, env, purpose, owner. Every approval change is also written to the audit history (ml/local/audit.py),
-which `list` prints under each version.
+on the newest approved version; approve also moves the alias `champion` to that version (ml/local/champion.py).
+Runs follow seed 004: experiment exp_<project>_<date>, run run_<objective>_<seed>, tags dataset, env, purpose, owner.
+Every approval change is also written to the audit history (ml/local/audit.py), which `list` prints under each
+version.
 
 CLI (behind make approve / make reject):  python -m ml.local.registry {approve,reject,list} [--version N]
 """
@@ -93,8 +94,14 @@ def register(
     params: dict[str, Any],
     tags: dict[str, str],
     seed: int,
+    approval_status: str = PENDING,
+    version_tags: dict[str, str] | None = None,
 ) -> RegisteredVersion:
-    """Log one run (params, metrics, model folder, evaluation report and plots) and register its model as pending."""
+    """Log one run (params, metrics, model folder, evaluation report and plots) and register its model.
+
+    Registered as pending approval, or with another `approval_status` (Rejected by the champion check) and extra
+    `version_tags` (its reason).
+    """
     mlflow_client = client()
     experiment = experiment_name()
     experiment_id = _experiment_id(mlflow_client, experiment)
@@ -124,10 +131,16 @@ def register(
         MODEL_NAME,
         source=f"{run.info.artifact_uri}/model",
         run_id=run_id,
-        tags={APPROVAL_TAG: PENDING, **{k: v for k, v in tags.items() if k in ("dataset", "env")}},
+        tags={
+            APPROVAL_TAG: approval_status,
+            **{k: v for k, v in tags.items() if k in ("dataset", "env")},
+            **(version_tags or {}),
+        },
         description=f"{name} in {experiment}; approve with `make approve VERSION=<n>`",
     )
-    return RegisteredVersion(MODEL_NAME, str(version.version), run_id, version.source, PENDING, experiment, name)
+    return RegisteredVersion(
+        MODEL_NAME, str(version.version), run_id, version.source, approval_status, experiment, name
+    )
 
 
 def _versions(mlflow_client: Any) -> list[Any]:
@@ -185,6 +198,9 @@ def set_approval(status: str, version: str | None = None) -> RegisteredVersion:
         version_run_tags=mlflow_client.get_run(chosen.run_id).data.tags,
     )
     # --- end audit
+    from ml.local import champion  # imported here: champion.py imports this module
+
+    champion.follow_approval(mlflow_client, chosen.version, status, [str(v.version) for v in approved])
     return get_version(chosen.version)
 
 
@@ -214,7 +230,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"registry: {error}", file=sys.stderr)
         return 1
     print(f"{MODEL_NAME} v{after.version}: {APPROVAL_TAG} {before.approval_status} -> {after.approval_status}")
+    print_champion()
     return 0
+
+
+def print_champion() -> None:
+    from ml.local import champion
+
+    holder = champion.current()
+    target = f"v{holder.version}" if holder else "none (no approved version)"
+    print(f"{MODEL_NAME}: alias {champion.CHAMPION_ALIAS} -> {target}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """A local HTTP server with SageMaker's serving contract (GET /ping, POST /invocations), on 127.0.0.1 only.
 
-It calls ml/inference.py's model_fn/input_fn/predict_fn/output_fn, the same handlers the SageMaker container uses.
+It answers /invocations with ml/inference.py's transform(), the function the SageMaker container's serving entry
+module calls too (stacks/bundle_root/serving_entry.py), so both give every request the same status and body.
 Every malformed request gets a 4xx JSON body {"error": "..."}; the server keeps serving. HTTP/1.1 keep-alive,
 one thread per connection (stdlib ThreadingHTTPServer: the handler costs well under a millisecond).
+An oversized body is refused before it is read: with `Expect: 100-continue` the 413 goes out instead of the 100,
+otherwise the 413 goes out first and the body is then read and discarded (up to DRAIN_LIMIT_BYTES), so a client
+still sending gets its answer instead of a reset connection, as real servers do (nginx's lingering close).
 
 CLI (behind make serve):  python -m ml.local.server [--model-dir DIR | --version N] [--port 8080]
 """
@@ -24,6 +28,7 @@ from typing import Any
 from ml import inference
 
 HOST = "127.0.0.1"
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # past this, a refused body is not worth reading: the connection is closed
 log = logging.getLogger("ml.local.server")
 
 
@@ -96,21 +101,17 @@ class InvocationHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
+        # The container reads the header "ContentType" (set by some AWS services) before "Content-Type".
+        content_type = self.headers.get("ContentType") or self.headers.get("Content-Type")
         try:
-            records = inference.input_fn(body, self.headers.get("Content-Type"))
-            accept = self.headers.get("Accept")
-            probabilities = inference.predict_fn(records, self.server.model)
-            text, content_type = inference.output_fn(probabilities, accept)
-        except inference.PayloadError as error:
-            self._reply(error.status, {"error": str(error)})
-            return
+            reply = inference.transform(self.server.model, body, content_type, self.headers.get("Accept"))
         except Exception:  # a bug, not a bad payload: say so, log it, keep serving
             log.exception("prediction failed")
             self._reply(500, {"error": "internal error while predicting (see the server log)"})
             return
-        if self.server.on_invocation:  # capture (ml/local/capture.py)
-            self.server.on_invocation(body, self.headers.get("Content-Type"), text, content_type)
-        self._reply(200, body=text, content_type=content_type)
+        if self.server.on_invocation and reply.status == 200:  # capture (ml/local/capture.py): answered requests
+            self.server.on_invocation(body, content_type, reply.body, reply.content_type)
+        self._reply(reply.status, body=reply.body, content_type=reply.content_type)
 
     def _read_body(self) -> bytes | None:
         """The request body, or None after replying with the 4xx that says why it cannot be read."""
@@ -132,8 +133,7 @@ class InvocationHandler(BaseHTTPRequestHandler):
             self._reply(400, {"error": f"invalid Content-Length {length_header!r}"})
             return None
         if length > inference.MAX_BODY_BYTES:
-            self.close_connection = True  # the unread body must not be parsed as the next request
-            self._reply(413, {"error": f"body of {length} bytes exceeds the limit of {inference.MAX_BODY_BYTES}"})
+            self._refuse_oversized(length)
             return None
         try:
             body = self.rfile.read(length)
@@ -152,6 +152,38 @@ class InvocationHandler(BaseHTTPRequestHandler):
             self.rfile.read(int(length))
         else:
             self.close_connection = True
+            self._drain(int(length) if length.isdigit() else 0)
+
+    def handle_expect_100(self) -> bool:
+        """`Expect: 100-continue` with an oversized Content-Length: answer 413 before the client sends the body."""
+        length = self.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > inference.MAX_BODY_BYTES:
+            self.close_connection = True
+            self._reply(413, self._oversized(int(length)))
+            return False
+        return super().handle_expect_100()
+
+    @staticmethod
+    def _oversized(length: int) -> dict[str, str]:
+        return {"error": f"body of {length} bytes exceeds the limit of {inference.MAX_BODY_BYTES}"}
+
+    def _refuse_oversized(self, length: int) -> None:
+        """413 first, then read and discard what the client is still sending, then close."""
+        self.close_connection = True  # the unread body must not be parsed as the next request
+        self._reply(413, self._oversized(length))
+        self.wfile.flush()
+        self._drain(length)
+
+    def _drain(self, length: int) -> None:
+        remaining = min(length, DRAIN_LIMIT_BYTES)
+        try:
+            while remaining > 0:
+                chunk = self.rfile.read1(min(remaining, 65536))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+        except OSError:  # the client gave up or went silent for `timeout` seconds: nothing left to protect
+            return
 
     def do_PUT(self) -> None:
         self._method_not_allowed()

@@ -55,5 +55,4 @@ MALFORMED = [
     ("csv-empty", CSV, b"\n\n", 400, "at least one instance"),
     ("csv-unterminated-quote", CSV, b'1,"unterminated', 400, "has 2 fields"),
     ("content-type", "application/xml", b"<x/>", 415, "unsupported content type"),
-    ("no-content-type", None, body(GOOD), 415, "unsupported content type"),
 ]

@@ -32,20 +32,21 @@ def test_monitored_columns_come_from_the_request_schema_not_from_engineered_feat
     assert baseline.monitored_columns([*schema.INFERENCE_COLUMNS, extra])[-1] == ("Deck", baseline.PRESENCE)
 
 
-def test_training_writes_a_versioned_baseline_of_the_train_split_and_validation_predictions(written: dict) -> None:
+def test_training_writes_a_versioned_baseline_of_the_fitted_passengers_and_their_predictions(written: dict) -> None:
+    # The final model is fitted on train + validation (ml/train.py): the baseline describes exactly that population.
     assert written["baseline_version"] == baseline.BASELINE_VERSION
-    assert written["reference"] == {"split": "train", "rows": 623, "prediction_split": "validation"}
+    assert written["reference"] == {"split": "train+validation", "rows": 758}
     assert set(written["features"]) == {name for name, _ in baseline.monitored_columns()}
     for feature in written["features"].values():
-        assert feature["rows"] == 623
+        assert feature["rows"] == 758
         if "counts" in feature:
             assert sum(feature["counts"]) == feature["rows"] - feature["missing"]
             assert sum(feature["frequencies"]) == pytest.approx(1.0, abs=1e-5)
-    assert written["features"]["Age"]["missing_rate"] == pytest.approx(0.196, abs=0.001)
+    assert written["features"]["Age"]["missing_rate"] == pytest.approx(0.199, abs=0.001)
     assert written["features"]["Pclass"]["categories"] == ["1", "2", "3", baseline.OTHER]
-    assert written["features"]["Cabin"] == {"kind": "presence", "rows": 623, "missing": 481, "missing_rate": 0.772071}
+    assert written["features"]["Cabin"] == {"kind": "presence", "rows": 758, "missing": 579, "missing_rate": 0.763852}
     prediction = written[baseline.PREDICTION]
-    assert prediction["rows"] == 135 and sum(prediction["counts"]) == 135
+    assert prediction["rows"] == 758 and sum(prediction["counts"]) == 758
     assert prediction["decision_threshold"] == 0.5
     assert 0.3 < prediction["positive_rate"] < 0.45
 
@@ -110,12 +111,15 @@ def test_an_archive_without_a_baseline_says_so(tmp_path: Path) -> None:
 
 def test_empty_reference_is_refused() -> None:
     with pytest.raises(baseline.BaselineError, match="zero records"):
-        baseline.build([], [], 0.5)
+        baseline.build([], [], 0.5, "train")
 
 
 def test_baseline_is_deterministic_and_independent_of_record_order(pipeline: dict[str, Path], written: dict) -> None:
-    records, _ = dataset.read_records(pipeline["splits"] / "train")
+    records = [
+        *dataset.read_records(pipeline["splits"] / "train")[0],
+        *dataset.read_records(pipeline["splits"] / "validation")[0],
+    ]
     probabilities = [0.1, 0.9, 0.35, 0.5, 0.72]
-    first = baseline.dumps(baseline.build(records, probabilities, 0.5))
-    assert baseline.dumps(baseline.build(records[::-1], probabilities[::-1], 0.5)) == first
+    first = baseline.dumps(baseline.build(records, probabilities, 0.5, "train+validation"))
+    assert baseline.dumps(baseline.build(records[::-1], probabilities[::-1], 0.5, "train+validation")) == first
     assert json.loads(first)["features"] == written["features"]  # what TrainModel wrote from the same split

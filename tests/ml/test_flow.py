@@ -57,7 +57,15 @@ def test_the_sandbox_really_has_no_network() -> None:
 def test_flow_registers_a_pending_model_and_passes_the_smoke_test(flow_run: tuple[int, Path, str], store: Path) -> None:
     code, work, output = flow_run
     assert code == 0, output[-3000:]
-    for step in ("DataPreProcessing", "TrainModel", "ModelEvaluation", "quality gate", "register (MLflow)"):
+    steps = (
+        "DataPreProcessing",
+        "TrainModel",
+        "ModelEvaluation",
+        "quality gate",
+        "champion check",
+        "register (MLflow)",
+    )
+    for step in steps:
         assert f"] {step}: " in output
     assert "smoke test over HTTP: ping ok, 7 checks passed" in output
     version = registry.get_version()
@@ -71,7 +79,8 @@ def test_flow_registers_a_pending_model_and_passes_the_smoke_test(flow_run: tupl
     assert run.data.tags["owner"] == load_environment("dev").owner
     evaluation = json.loads((work / "evaluation" / contracts.EVALUATION_FILE).read_text())
     assert run.data.metrics["accuracy"] == evaluation[contracts.METRICS_SECTION]["accuracy"]["value"]
-    assert run.data.params["n_estimators"] == "200"
+    assert run.data.params["C"] == "0.1"
+    assert run.data.metrics["baseline_accuracy"] == evaluation[contracts.BASELINE_SECTION]["accuracy"]["value"]
     model_dir = registry.model_path(version)
     assert (model_dir / contracts.MODEL_FILE).read_bytes() == (work / "model" / contracts.MODEL_FILE).read_bytes()
     assert (store / "artifacts").is_dir()  # artifacts beside the store, not in the working folder
@@ -84,8 +93,20 @@ def test_gate_refuses_a_model_below_the_threshold_and_registers_nothing(
     code = flow.main(["--work-dir", str(tmp_path / "work"), "--threshold", "0.99"])
     assert code == flow.EXIT_GATE
     err = capsys.readouterr().err
-    assert "quality gate refused the model: accuracy" in err and "below 0.99" in err
+    assert "quality gate refused the model: accuracy" in err and "< 0.99" in err and "below the threshold" in err
     assert "nothing was registered" in err
+    assert not (tmp_path / "untouched.db").exists()
+
+
+def test_gate_refuses_a_model_that_does_not_beat_the_gender_rule_by_the_margin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'untouched.db'}")
+    code = flow.main(["--work-dir", str(tmp_path / "work"), "--baseline-margin", "0.2"])
+    assert code == flow.EXIT_GATE
+    err = capsys.readouterr().err
+    assert "lift over the gender rule (0.842)" in err and "< 0.2: short of the baseline margin" in err
+    assert "below the threshold" not in err  # 0.78 is met: the margin alone refused it
     assert not (tmp_path / "untouched.db").exists()
 
 
@@ -144,4 +165,5 @@ def test_an_unusable_registry_is_a_clear_failure(
     (tmp_path / "not-a-folder").write_text("")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'not-a-folder' / 'mlflow.db'}")
     assert flow.main(["--work-dir", str(tmp_path / "work")]) == flow.EXIT_REGISTRY
-    assert "register (MLflow): FAILED" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "champion check: FAILED" in out and "(store: sqlite:///" in out  # the first step that reads the store

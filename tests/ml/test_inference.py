@@ -97,3 +97,38 @@ def test_limits(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_str_bodies_are_accepted(model: inference.Model) -> None:
     """The serving container may hand input_fn a decoded string."""
     assert len(inference.input_fn(body(GOOD).decode(), JSON)) == len(GOOD)
+
+
+def test_input_fn_alone_refuses_a_missing_content_type() -> None:
+    with pytest.raises(inference.PayloadError) as error:
+        inference.input_fn(body(GOOD), None)
+    assert error.value.status == 415
+
+
+@pytest.mark.parametrize(("case", "content_type", "data", "status", "words"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_transform_answers_malformed_payloads_with_their_status(model, case, content_type, data, status, words):
+    reply = inference.transform(model, data, content_type, None)
+    assert (reply.status, reply.content_type) == (status, JSON)
+    assert words in json.loads(reply.body)["error"]
+
+
+def test_transform_answers_predictions_and_406(model: inference.Model) -> None:
+    reply = inference.transform(model, body(GOOD), JSON, CSV)
+    assert (reply.status, reply.content_type) == (200, CSV)
+    assert [int(line.split(",")[0]) for line in reply.body.splitlines()] == EXPECTED
+    assert inference.transform(model, body(GOOD), JSON, "image/png").status == 406
+
+
+def test_transform_reads_a_missing_content_type_as_json_like_the_container(model: inference.Model) -> None:
+    assert inference.transform(model, body(GOOD), None, None) == inference.transform(model, body(GOOD), JSON, None)
+
+
+def test_transform_lets_bugs_through(model: inference.Model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only client mistakes become 4xx replies; a failing model is an error for the server to answer with 500."""
+
+    def broken(records, model):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(inference, "predict_fn", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        inference.transform(model, body(GOOD), JSON, None)

@@ -140,3 +140,54 @@ def test_a_stalled_body_is_dropped_after_the_timeout(running: server.ModelServer
         sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{}")
         assert sock.recv(1024) == b""  # closed by the server, no half answer
     assert_still_serving(running)
+
+
+def test_no_content_type_is_json_as_in_the_container(running: server.ModelServer) -> None:
+    status, headers, payload = request(running, "POST", "/invocations", body(GOOD))
+    assert status == 200 and headers["Content-Type"] == JSON
+    assert [p["survived"] for p in json.loads(payload)["predictions"]] == EXPECTED
+
+
+def test_a_client_still_sending_an_oversized_body_gets_its_413_not_a_broken_pipe(running: server.ModelServer) -> None:
+    """http.client sends the whole 6 MB + 1 body before it reads: the server answers, then reads and discards."""
+    connection = http.client.HTTPConnection("127.0.0.1", running.server_address[1], timeout=30)
+    try:
+        connection.request("POST", "/invocations", b" " * (inference.MAX_BODY_BYTES + 1), {"Content-Type": JSON})
+        response = connection.getresponse()
+        assert response.status == 413
+        assert response.getheader("Connection") == "close"
+        assert "exceeds the limit" in json.loads(response.read())["error"]
+    finally:
+        connection.close()
+    assert_still_serving(running)
+
+
+def test_expect_100_continue_with_an_oversized_body_is_answered_before_the_body(running: server.ModelServer) -> None:
+    size = inference.MAX_BODY_BYTES + 1
+    with socket.create_connection(("127.0.0.1", running.server_address[1]), timeout=5) as sock:
+        sock.sendall(
+            f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\nContent-Length: {size}\r\n"
+            "Expect: 100-continue\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := sock.recv(65536):  # the server closes after its answer; no body was sent
+            answer += chunk
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in head
+    assert "exceeds the limit" in json.loads(payload)["error"]
+    assert_still_serving(running)
+
+
+def test_expect_100_continue_within_the_limit_is_served(running: server.ModelServer) -> None:
+    data = body(GOOD)
+    with socket.create_connection(("127.0.0.1", running.server_address[1]), timeout=5) as sock:
+        sock.sendall(
+            f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\nContent-Length: {len(data)}\r\n"
+            "Expect: 100-continue\r\nConnection: close\r\n\r\n".encode()
+        )
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")

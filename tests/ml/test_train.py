@@ -20,23 +20,39 @@ def test_model_folder_holds_the_model_and_its_metadata(pipeline: dict[str, Path]
     names = sorted(p.name for p in model_dir.iterdir())
     assert names == sorted([contracts.MODEL_FILE, contracts.METADATA_FILE, contracts.BASELINE_FILE])
     metadata = json.loads((model_dir / contracts.METADATA_FILE).read_text())
-    assert metadata["estimator"] == "GradientBoostingClassifier"
-    assert metadata["hyperparameters"] == {
-        "n_estimators": 200,
-        "max_depth": 2,
-        "learning_rate": 0.05,
-        "subsample": 1.0,
-        "seed": 42,
-        "cv_folds": 5,
-    }
+    assert metadata["estimator"] == "StandardScaler -> LogisticRegression"
+    assert metadata["hyperparameters"] == {"C": 0.1, "max_iter": 1000, "seed": 42, "cv_folds": 5, "cv_repeats": 1}
     assert metadata["features"]["feature_names"] == list(features.FEATURE_NAMES)
     assert metadata["input_columns"] == list(schema.INFERENCE_COLUMN_NAMES)
     assert set(metadata["libraries"]) == {"python", "scikit-learn", "numpy", "joblib"}
     assert metadata["libraries"]["scikit-learn"] == "1.2.1"  # the SageMaker 1.2-1 container's version
     train_csv = pipeline["splits"] / "train" / contracts.split_file("train")
     assert metadata["training_data"] == {"sha256": dataset.sha256_file(train_csv), "rows": 623}
+    assert metadata["fitted_on"] == {"splits": ["train", "validation"], "rows": 623 + 135}
     assert metadata["model_sha256"] == dataset.sha256_file(model_dir / contracts.MODEL_FILE)
-    assert 0.78 < metadata["scores"]["cv_accuracy_mean"] < 0.9
+    scores = metadata["scores"]
+    assert 0.8 < scores["cv_accuracy_mean"] < 0.9
+    assert scores["cv_gain_over_gender_mean"] == pytest.approx(
+        scores["cv_accuracy_mean"] - scores["cv_gender_accuracy_mean"], abs=1e-5
+    )
+    assert scores["cv_gain_over_gender_mean"] > 0.03  # the gender rule scored in the same folds
+
+
+def test_the_model_is_fitted_on_train_and_validation(pipeline: dict[str, Path], tmp_path: Path) -> None:
+    """Validation rows change the model: they are training data now (the choice was made by cross-validation)."""
+    splits = pipeline["splits"]
+    (tmp_path / "empty").mkdir()
+    one_row = tmp_path / "empty" / "validation.csv"
+    lines = (splits / "validation" / contracts.split_file("validation")).read_text().splitlines()
+    one_row.write_text("\n".join(lines[:2]) + "\n")
+    argv = ["--train", str(splits / "train"), "--validation", str(tmp_path / "empty"), "--cv-folds", "0"]
+    assert train.main([*argv, "--model-dir", str(tmp_path / "model")]) == 0
+    metadata = json.loads((tmp_path / "model" / contracts.METADATA_FILE).read_text())
+    assert metadata["fitted_on"]["rows"] == 624
+    assert (
+        metadata["model_sha256"]
+        != json.loads((pipeline["model"] / contracts.METADATA_FILE).read_text())["model_sha256"]
+    )
 
 
 def test_same_seed_gives_the_same_model_bytes_and_metrics(pipeline: dict[str, Path], tmp_path: Path) -> None:
@@ -51,9 +67,9 @@ def test_same_seed_gives_the_same_model_bytes_and_metrics(pipeline: dict[str, Pa
 def test_hyperparameters_are_arguments_and_change_the_model(pipeline: dict[str, Path], tmp_path: Path) -> None:
     splits = pipeline["splits"]
     argv = ["--train", str(splits / "train"), "--validation", str(splits / "validation"), "--model-dir", str(tmp_path)]
-    assert train.main([*argv, "--n-estimators", "20", "--max-depth", "3", "--cv-folds", "0"]) == 0
+    assert train.main([*argv, "--C", "5", "--cv-folds", "0"]) == 0
     metadata = json.loads((tmp_path / contracts.METADATA_FILE).read_text())
-    assert metadata["hyperparameters"]["n_estimators"] == 20
+    assert metadata["hyperparameters"]["C"] == 5.0
     assert metadata["scores"]["cv_accuracy_mean"] is None
     original = json.loads((pipeline["model"] / contracts.METADATA_FILE).read_text())
     assert metadata["model_sha256"] != original["model_sha256"]
@@ -61,16 +77,16 @@ def test_hyperparameters_are_arguments_and_change_the_model(pipeline: dict[str, 
 
 def test_unknown_hyperparameter_is_an_error() -> None:
     with pytest.raises(SystemExit):
-        train.parse_args(["--n-estimator", "5"])  # a prefix is not accepted either
+        train.parse_args(["--max-it", "5"])  # a prefix is not accepted either
 
 
 def test_hyperparameters_accept_dashes_or_underscores() -> None:
-    args = train.parse_args(["--n_estimators", "7", "--max-depth", "4", "--learning_rate", "0.1", "--cv_folds", "0"])
-    assert (args.n_estimators, args.max_depth, args.learning_rate, args.cv_folds) == (7, 4, 0.1, 0)
+    args = train.parse_args(["--c", "0.5", "--max_iter", "50", "--cv_folds", "0", "--cv-repeats", "3"])
+    assert (args.C, args.max_iter, args.cv_folds, args.cv_repeats) == (0.5, 50, 0, 3)
 
 
 def test_runs_as_a_file_with_sagemaker_environment_variables(pipeline: dict[str, Path], tmp_path: Path) -> None:
-    """SageMaker runs `python train.py --n-estimators 200 ...` with SM_* variables, from its own working folder."""
+    """SageMaker runs `python train.py --C 0.1 ...` with SM_* variables, from its own working folder."""
     env = {
         **os.environ,
         "SM_CHANNEL_TRAIN": str(pipeline["splits"] / "train"),
@@ -79,7 +95,7 @@ def test_runs_as_a_file_with_sagemaker_environment_variables(pipeline: dict[str,
         "PYTHONPATH": "",
     }
     completed = subprocess.run(
-        [sys.executable, str(REPO / "ml" / "train.py"), "--n-estimators", "200", "--seed", "42"],
+        [sys.executable, str(REPO / "ml" / "train.py"), "--C", "0.1", "--seed", "42"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -129,9 +145,9 @@ def test_with_run_tags_the_training_run_is_logged_to_mlflow_with_the_seed_004_na
         "dataset": f"train@sha256:{train_sha[:12]}",
         **RUN_TAGS,
     }
-    assert run.data.params["n_estimators"] == "200" and run.data.params["seed"] == "42"
+    assert run.data.params["C"] == "0.1" and run.data.params["seed"] == "42"
     metadata = json.loads((tmp_path / "model" / contracts.METADATA_FILE).read_text())
-    assert run.data.metrics == {"validation_accuracy": metadata["scores"]["validation_accuracy"]}
+    assert run.data.metrics == {"training_accuracy": metadata["scores"]["training_accuracy"]}  # no cv: no cv scores
 
 
 @pytest.mark.parametrize(
