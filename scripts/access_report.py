@@ -62,16 +62,18 @@ def render(evaluated: list[tuple[Environment, list[Result]]]) -> str:
         lines.append(f"## {env.name}: {len(results)} requests, {len(denied)} denied\n")
         lines.append("| principal | action | resource | context | verdict | allowed by | made by |")
         lines.append("| --- | --- | --- | --- | --- | --- | --- |")
-        for result in sorted(results, key=lambda r: (not r.denied, r.request.key)):
+        rows = []
+        for result in results:
             request = result.request
             decided = "; ".join(result.allowed_by) or "; ".join(result.denied_by) or result.note or "no statement"
             if result.note and result.allowed_by:
                 decided += f" ({result.note})"
             cells = [short(request.principal), request.action, request.resource, context(result), result.verdict]
             cells += [decided, made_by(result)]
-            lines.append(
-                "| " + " | ".join(f"`{clean(c)}`" if i < 3 and c else clean(c) for i, c in enumerate(cells)) + " |"
-            )
+            row = "| " + " | ".join(f"`{clean(c)}`" if i < 3 and c else clean(c) for i, c in enumerate(cells)) + " |"
+            rows.append((not result.denied, row))
+        # Sorted as rendered (asset hashes already masked): a changed code bundle must not reorder the report.
+        lines.extend(row for _, row in sorted(rows))
         lines.append("")
     total = sum(len(results) for _, results in evaluated)
     total_denied = sum(r.denied for _, results in evaluated for r in results)
