@@ -67,7 +67,7 @@ run: $(VENV_STAMP) ## the main job without AWS: the local ML flow (see ml-flow) 
 	@$(PY) scripts/synth_summary.py cdk.out
 
 .PHONY: test
-test: lint unit cfn-lint ## everything: lint, the whole pytest suite, cfn-lint on every template
+test: lint unit cfn-lint checkov ## everything: lint, the whole pytest suite, cfn-lint and checkov on every template
 
 .PHONY: lint
 lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against their schema and zizmor (offline)

@@ -1,8 +1,10 @@
-"""Phase 00: project-wide guardrails applied at synth time: mandatory tags and cdk-nag acknowledgments."""
+"""Phase 00: project-wide guardrails applied at synth time: mandatory tags, cdk-nag acknowledgments and checkov
+skips."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import jsii
 from aws_cdk import Acknowledgment, CfnResource, IAspect, Stack, TagManager, Tags, Validations
@@ -11,8 +13,10 @@ from constructs import IConstruct, IValidation
 
 MANDATORY_TAG_KEYS = ("project", "env", "owner", "managed_by", "cost_center")
 
-# A reason must let a reviewer judge the exception without opening the code.
+# A reason must let a reviewer judge the exception without opening the code (scripts/checkov_scan.py holds the
+# scan's side of the same minimum).
 MIN_REASON_LENGTH = 40
+CHECKOV_CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 
 
 def apply_mandatory_tags(scope: IConstruct, tags: dict[str, str]) -> None:
@@ -57,6 +61,26 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
         raise ValueError(f"acknowledgment of {rule_id} on {scope.node.path} needs a specific reason, got {reason!r}")
     pack = rule_id.split("-", 1)[0]
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule_id}", reason=reason))
+
+
+def skip_checkov(scope: IConstruct, check_id: str, reason: str) -> None:
+    """Skip one checkov check on the CloudFormation resource of `scope` (an L1 resource, or an L2 construct whose
+    default child is one), with the reason in the template: `Metadata.checkov.skip` = [{id, comment}].
+
+    checkov reads that metadata itself; `make checkov` lists every skip with its reason (docs/checkov-report.md)
+    and fails when a skip matches no check of that resource. Never a global `--skip-check`.
+    """
+    resource = scope if isinstance(scope, CfnResource) else scope.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise ValueError(f"checkov skip of {check_id}: {scope.node.path} is not a CloudFormation resource")
+    if not CHECKOV_CHECK_ID.match(check_id):
+        raise ValueError(f"checkov skip on {resource.node.path}: {check_id!r} is not a checkov check id")
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise ValueError(f"checkov skip of {check_id} on {resource.node.path} needs a specific reason, got {reason!r}")
+    skips = list((resource.get_metadata("checkov") or {}).get("skip", []))
+    if any(entry["id"] == check_id for entry in skips):
+        raise ValueError(f"{check_id} is skipped twice on {resource.node.path}")
+    resource.add_metadata("checkov", {"skip": [*skips, {"id": check_id, "comment": reason.strip()}]})
 
 
 def merge_wildcard_reasons(*parts: dict[str, str]) -> dict[str, str]:

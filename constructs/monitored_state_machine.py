@@ -1,9 +1,10 @@
 """Phase 06: a Step Functions state machine with the project's safe defaults.
 
-Everything logged (ALL, with execution data) to its own log group with retention, X-Ray tracing, an overall
-timeout, and a safety-net alarm to the alerts topic on any execution that fails, times out or is aborted, even one
-no state could catch (a runtime error, the execution timeout, a manual stop). Handled failures also send their
-own, more detailed alert from inside the workflow.
+Everything logged (ALL, with execution data) to its own log group with retention, encrypted with `key` (the
+foundation key policy lets CloudWatch Logs use it for the environment's `*titanic-<env>-*` log groups), X-Ray
+tracing, an overall timeout, and a safety-net alarm to the alerts topic on any execution that fails, times out or is
+aborted, even one no state could catch (a runtime error, the execution timeout, a manual stop). Handled failures
+also send their own, more detailed alert from inside the workflow.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 
@@ -48,6 +50,7 @@ class MonitoredStateMachine:
         definition: sfn.IChainable,
         timeout: Duration,
         alerts_topic: sns.ITopic,
+        key: kms.IKey,
         log_retention_days: int,
         destroy_on_delete: bool,
         wildcard_reasons: Mapping[str, str] | None = None,
@@ -58,6 +61,7 @@ class MonitoredStateMachine:
             name=state_machine_log_group(state_machine_name),
             retention_days=log_retention_days,
             destroy_on_delete=destroy_on_delete,
+            key=key,
         )
         self.state_machine = sfn.StateMachine(
             scope,

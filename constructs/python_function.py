@@ -7,13 +7,18 @@
   `("ml/__init__.py", "ml/schema.py")` so the Lambda runs `from ml.schema import ...` exactly like local code).
   Nothing is copied into git: the asset is staged at synth by a deterministic local copy (no Docker).
 - `description`, `environment`: as for any Lambda function; Powertools variables are added here.
-- `key`: the environment's KMS key; encrypts the log group and the dead-letter queue.
+- `key`: the environment's KMS key; encrypts the environment variables, the log group and the dead-letter queue.
 - `log_retention_days`, `destroy_on_delete`: from the environment's configuration.
 - `memory_size`, `timeout`: per function; `retry_attempts` for asynchronous invocations (0-2).
+- `reserved_concurrency` or `no_reservation_reason`, exactly one: a cap on the function's parallel runs (and capacity
+  kept for it), or why it needs none (written as the checkov CKV_AWS_115 skip). Lambda keeps 100 of the account's
+  concurrency unreserved, so a reservation needs a quota of at least 100 + the reservations (new accounts start at 10
+  and refuse any reservation until the quota is raised).
 
 Defaults: Python 3.13 on ARM (Graviton), X-Ray active tracing, a dedicated role with no managed policy (only its own
-log group, X-Ray and what the caller adds), a KMS-encrypted log group with retention, and a KMS-encrypted SQS
-dead-letter queue that receives asynchronous invocations which still fail after the retries.
+log group, X-Ray, the environment key and what the caller adds), environment variables, log group and SQS
+dead-letter queue (asynchronous invocations which still fail after the retries) encrypted with the environment key,
+and no VPC (the checkov CKV_AWS_117 skip says why).
 Callers grant further permissions on `role` with explicit statements (never `grant_*` helpers that add wildcards).
 """
 
@@ -33,7 +38,7 @@ from aws_cdk import aws_sqs as sqs
 from config.names import METRICS_NAMESPACE, dead_letter_queue, lambda_log_group
 from config.paths import PROJECT_ROOT
 from constructs import Construct
-from constructs.compliance import acknowledge
+from constructs.compliance import acknowledge, skip_checkov
 from constructs.retention import removal_policy, retained_log_group
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -72,6 +77,13 @@ def asset_files(source: str, shared_files: Sequence[str]) -> dict[str, Path]:
     return files
 
 
+NO_VPC_REASON = (
+    "No VPC by design: the project's functions call only AWS service APIs (HTTPS, signed with the function's own "
+    "scoped role) and have no private network resource to reach. A VPC would add a NAT gateway or one interface "
+    "endpoint per service (hourly cost per AZ) and ENIs, and isolate nothing IAM and the key/bucket policies do not."
+)
+
+
 class PowertoolsFunction(Construct):
     def __init__(
         self,
@@ -89,8 +101,15 @@ class PowertoolsFunction(Construct):
         memory_size: int = 256,
         timeout: Duration | None = None,
         retry_attempts: int = 2,
+        reserved_concurrency: int | None = None,
+        no_reservation_reason: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        if (reserved_concurrency is None) == (no_reservation_reason is None):
+            raise ValueError(
+                f"{function_name}: give reserved_concurrency (a cap on parallel runs) or no_reservation_reason (why "
+                "it needs none: checkov CKV_AWS_115), exactly one"
+            )
         self.log_group = retained_log_group(
             self,
             "Logs",
@@ -127,6 +146,8 @@ class PowertoolsFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             retry_attempts=retry_attempts,
+            reserved_concurrent_executions=reserved_concurrency,
+            environment_encryption=key,
             environment={
                 "POWERTOOLS_SERVICE_NAME": function_name,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -138,6 +159,10 @@ class PowertoolsFunction(Construct):
         self.function.node.default_child.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
             target_arn=self.dead_letter_queue.queue_arn
         )
+        self._record_exceptions(no_reservation_reason)
+
+    def _record_exceptions(self, no_reservation_reason: str | None) -> None:
+        """The cdk-nag acknowledgments and checkov skips every function carries, each with its reason."""
         acknowledge(
             self.role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",
@@ -150,6 +175,9 @@ class PowertoolsFunction(Construct):
             "python3.13 is the project's Lambda runtime, matched by the pinned Powertools v3 layer name "
             "(...-python313-arm64); python3.14 is a deliberate change of RUNTIME and POWERTOOLS_LAYER together.",
         )
+        skip_checkov(self.function, "CKV_AWS_117", NO_VPC_REASON)
+        if no_reservation_reason is not None:
+            skip_checkov(self.function, "CKV_AWS_115", no_reservation_reason)
 
     def _role(self, function_name: str, key: kms.IKey) -> iam.Role:
         """A dedicated role: its own log group, its dead letters, the environment key (X-Ray is added by CDK)."""
@@ -171,7 +199,8 @@ class PowertoolsFunction(Construct):
                 sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
             )
         )
-        # The environment key encrypts the dead letters; callers whose data uses the same key need nothing more.
+        # The environment key encrypts the environment variables (Lambda decrypts them with this role when it starts
+        # an execution environment) and the dead letters; callers whose data uses the same key need nothing more.
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="UseTheEnvironmentKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]

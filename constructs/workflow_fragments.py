@@ -7,7 +7,8 @@ order. Pieces CDK does not ship:
   can end in a decision without an extra Pass state;
 - `FailureTail`: every handled failure records `$.failure {error, cause}`, alerts a human, and fails the execution
   with that error and cause;
-- `PollUntilSettled`: Wait -> Describe -> Choice until a resource leaves its in-progress statuses.
+- `PollUntilSettled`: Wait -> Describe -> Choice until a resource leaves its in-progress statuses;
+- `sdk_call`: an AWS SDK integration task whose IAM action is spelt the way IAM spells it.
 
 Rendering note: CDK lists a definition's states in the order it discovers them, walking each state's incoming edges
 (in the order they were connected) before its outgoing ones. Reordering how states are connected can reorder the
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 
@@ -38,6 +40,25 @@ class Fragment(sfn.StateMachineFragment):
     @property
     def end_states(self) -> list[sfn.INextable]:
         return list(self._ends)
+
+
+# SDK service names whose IAM prefix differs (the ones this project calls; CDK's CallAwsService maps the same way).
+IAM_PREFIXES = {"sfn": "states"}
+
+
+def iam_action(service: str, action: str) -> str:
+    """`sagemaker`, `describeEndpoint` -> `sagemaker:DescribeEndpoint`: the SDK integration names the action in camel
+    case, IAM (and the service authorization reference) in Pascal case."""
+    return f"{IAM_PREFIXES.get(service, service)}:{action[:1].upper()}{action[1:]}"
+
+
+def sdk_call(scope: Construct, state_id: str, *, service: str, action: str, **kwargs) -> tasks.CallAwsService:
+    """`tasks.CallAwsService` with `iam_action` spelt as IAM spells it, unless given (an action whose IAM name
+    differs from the API's). CDK's default copies the camel-case SDK name (`ssm:getParameter`): IAM matches it
+    case-insensitively, but policy analyzers look actions up case-sensitively and read an unknown one as unscoped
+    (checkov CKV_AWS_108 flagged a GetParameter limited to one parameter)."""
+    kwargs.setdefault("iam_action", iam_action(service, action))
+    return tasks.CallAwsService(scope, state_id, service=service, action=action, **kwargs)
 
 
 def catch_all() -> dict:

@@ -17,7 +17,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-MIN_COMMENT = 20  # characters: a reason, not "false positive"
+# Characters: a reason, not "false positive". The same minimum as the skips written through
+# constructs/compliance.py `skip_checkov` (MIN_REASON_LENGTH; a test keeps the two equal).
+MIN_COMMENT = 40
 
 HEADER = """# checkov skips
 

@@ -31,6 +31,11 @@ SEED_NAME = "titanic.csv"
 CURATED_DATASET_KEY = CURATED_PREFIX + SEED_NAME
 EVENT_SOURCE = DATASET_EVENT_SOURCE
 EVENT_DETAIL_TYPE = DATASET_EVENT_DETAIL_TYPE
+SEED_NO_RESERVATION = (
+    "Invoked only by CloudFormation, once per create/update/delete of the Seed custom resource in a deploy of this "
+    "stack: it never runs in parallel, so a cap limits nothing, and a reservation would only take capacity from the "
+    "account's shared pool (and make the deploy fail on an account still at the starting quota of 10)."
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ class DataStack(Stack):
             destroy_on_delete=config.destroy_on_delete,
             memory_size=settings.validation_memory_mb,
             timeout=Duration.seconds(settings.validation_timeout_seconds),
+            # S3 events fan out one invocation per upload: the cap keeps a bulk upload from taking the account's pool.
+            reserved_concurrency=settings.validation_reserved_concurrency,
             environment={
                 "DATA_BUCKET": bucket.bucket_name,
                 "RAW_PREFIX": RAW_PREFIX,
@@ -207,6 +214,7 @@ class DataStack(Stack):
             memory_size=128,
             timeout=Duration.seconds(60),
             retry_attempts=0,
+            no_reservation_reason=SEED_NO_RESERVATION,
         )
         for statement in (
             iam.PolicyStatement(

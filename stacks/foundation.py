@@ -14,6 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from config import EnvironmentConfig
 from config.names import PROJECT
 from constructs import Construct
+from constructs.compliance import skip_checkov
 from constructs.retention import removal_policy
 from constructs.secure_bucket import SecureBucket
 
@@ -46,6 +47,13 @@ class FoundationStack(Stack):
                     id="expire-access-logs", expiration=Duration.days(config.storage.access_log_expiration_days)
                 )
             ],
+        )
+        skip_checkov(
+            access_logs.bucket,
+            "CKV_AWS_18",
+            "This is the server access log destination of the environment's other buckets. Logging its own access "
+            "would need yet another bucket, without end, or logging into itself, which AWS advises against (every "
+            "delivered log object is an access that writes another log). CloudTrail data events audit it if needed.",
         )
         artifacts = SecureBucket(
             self,

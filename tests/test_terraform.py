@@ -214,8 +214,12 @@ def test_the_cdk_execution_policy_is_scoped_to_this_apps_names(blocks):
         "values": ["titanic-sagemaker"],
     }
     assert granted["ManageKeysOfThisProject"]["condition"][0]["variable"] == "aws:ResourceTag/project"
+    key_statements = {"ManageKeysOfThisProject", "EncryptFunctionEnvironmentsWithProjectKeys"}
+    lambda_only = granted["EncryptFunctionEnvironmentsWithProjectKeys"]
+    assert [c["variable"] for c in lambda_only["condition"]] == ["aws:ResourceTag/project", "kms:ViaService"]
+    assert lambda_only["condition"][1]["values"] == ["lambda.${var.region}.amazonaws.com"]
     for sid, statement in granted.items():
-        if sid in everywhere | {"ManageKeysOfThisProject"}:
+        if sid in everywhere | key_statements:
             continue
         text = str(statement["resources"])
         bootstrap = any(

@@ -14,7 +14,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 from constructs.promotion.tasks import sagemaker_arn
-from constructs.workflow_fragments import FailureTail, Fragment
+from constructs.workflow_fragments import FailureTail, Fragment, sdk_call
 
 EXPECTED_INPUT = '{"model_package_arn": "<arn>", "mode": "release|rollback"}'
 MODES = ("release", "rollback")
@@ -97,7 +97,7 @@ class Admission(Fragment):
             packages: "the workflow may describe any version of this environment's model package group (the version "
             "arrives in the event); other groups stay unreadable"
         }
-        describe_package = tasks.CallAwsService(
+        describe_package = sdk_call(
             self,
             "DescribePackage",
             service="sagemaker",

@@ -27,7 +27,15 @@ from constructs.promotion.tasks import (
     sdk_tags,
     use_key,
 )
-from constructs.workflow_fragments import ChoiceExit, FailureTail, Fragment, PollUntilSettled, catch_all, error_cause
+from constructs.workflow_fragments import (
+    ChoiceExit,
+    FailureTail,
+    Fragment,
+    PollUntilSettled,
+    catch_all,
+    error_cause,
+    sdk_call,
+)
 
 # Endpoint statuses that are still moving: keep polling.
 IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack")
@@ -93,7 +101,7 @@ class EndpointRollout(Fragment):
 
     def _create_config(self, fleet: EndpointStageSettings) -> tasks.CallAwsService:
         t, capture = self._targets, self._serving.data_capture_percent
-        create_config = tasks.CallAwsService(
+        create_config = sdk_call(
             self,
             f"Create{self._title}EndpointConfig",
             service="sagemaker",

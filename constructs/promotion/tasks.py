@@ -15,6 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
+from constructs.workflow_fragments import sdk_call
 
 
 def sagemaker_arn(scope: Construct, resource: str, name: str) -> str:
@@ -44,7 +45,7 @@ def endpoint_call(
     scope: Construct, state_id: str, action: str, parameters: dict, endpoint_name: str, **kwargs
 ) -> tasks.CallAwsService:
     """A SageMaker API call on one endpoint, authorized on that endpoint only (plus `additional_iam_statements`)."""
-    return tasks.CallAwsService(
+    return sdk_call(
         scope,
         state_id,
         service="sagemaker",
@@ -72,7 +73,7 @@ def read_parameter(
     scope: Construct, state_id: str, parameter: ssm.IStringParameter, result_path: str
 ) -> tasks.CallAwsService:
     """GetParameter; its value lands at `<result_path>.value`."""
-    return tasks.CallAwsService(
+    return sdk_call(
         scope,
         state_id,
         service="ssm",
@@ -88,7 +89,7 @@ def write_parameter(
     scope: Construct, state_id: str, parameter: ssm.IStringParameter, value_path: str
 ) -> tasks.CallAwsService:
     """PutParameter (overwrite) with the value at JSONPath `value_path`."""
-    return tasks.CallAwsService(
+    return sdk_call(
         scope,
         state_id,
         service="ssm",

@@ -30,7 +30,7 @@ from constructs.promotion.guardrails import deployment_config
 from constructs.promotion.release_record import ReleaseRecord
 from constructs.promotion.targets import PromotionTargets
 from constructs.promotion.tasks import pass_role, sagemaker_arn, sdk_tags, write_parameter
-from constructs.workflow_fragments import FailureTail, catch_all, error_cause
+from constructs.workflow_fragments import FailureTail, catch_all, error_cause, sdk_call
 
 
 class PromotionWorkflow(Construct):
@@ -128,7 +128,7 @@ class PromotionWorkflow(Construct):
             models: "each release creates a model named <prefix>-<release uuid>; the wildcard covers only this "
             "environment's titanic models"
         }
-        create_model = tasks.CallAwsService(
+        create_model = sdk_call(
             self,
             "CreateModel",
             service="sagemaker",

@@ -68,6 +68,25 @@ data "aws_iam_policy_document" "cdk_execution" {
   }
 
   statement {
+    sid = "EncryptFunctionEnvironmentsWithProjectKeys"
+    # A function with KmsKeyArn: Lambda encrypts its environment variables with the caller's permissions (and makes a
+    # grant for the function's role, kms:CreateGrant above); reading them back needs Decrypt. Lambda developer guide,
+    # "Securing Lambda environment variables".
+    actions   = ["kms:Encrypt", "kms:Decrypt"]
+    resources = ["${local.arn}:kms:${var.region}:${local.account}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/project"
+      values   = ["titanic-sagemaker"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["lambda.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
     sid       = "AliasesOfThisApp"
     actions   = ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"]
     resources = [for prefix in local.prefixes : "${local.arn}:kms:${var.region}:${local.account}:alias/${prefix}"]

@@ -35,6 +35,13 @@ CREATE = {
     "Custom::SeedData": ["lambda:InvokeFunction"],  # CloudFormation invokes the custom resource's Lambda
 }
 SERVICE = {"StepFunctions": "states"}  # IAM service prefixes that differ from the CloudFormation namespace
+# What CloudFormation needs besides, when a resource sets a property: a function's environment encrypted with a
+# customer managed key (Lambda developer guide, "Securing Lambda environment variables"), a key added to a log
+# group that already exists (CloudWatch Logs AssociateKmsKey).
+WHEN_SET = {
+    ("AWS::Lambda::Function", "KmsKeyArn"): ["kms:CreateGrant", "kms:Encrypt", "kms:Decrypt"],
+    ("AWS::Logs::LogGroup", "KmsKeyId"): ["logs:AssociateKmsKey"],
+}
 
 
 def _synthesized_types(synthesis) -> set[str]:
@@ -69,3 +76,14 @@ def test_the_policy_grants_no_service_the_app_does_not_deploy(synthesis):
         SERVICE.get(t.split("::")[1], t.split("::")[1].lower()) for t in _synthesized_types(synthesis) if "::" in t
     }
     assert {action.split(":", 1)[0] for action in _granted()} <= deployed | {"lambda"}
+
+
+def test_the_policy_grants_what_configured_properties_need(synthesis):
+    granted = _granted()
+    set_properties = set()
+    for template in synthesis.outdir.glob("*.template.json"):
+        for resource in json.loads(template.read_text())["Resources"].values():
+            set_properties |= {(resource["Type"], name) for name in resource.get("Properties", {})}
+    assert set(WHEN_SET) <= set_properties, "a WHEN_SET row no template uses: remove it"
+    for (resource_type, name), actions in WHEN_SET.items():
+        assert not [a for a in actions if a not in granted], f"{resource_type} with {name} needs {actions}"

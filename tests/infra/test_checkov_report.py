@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from checkov_scan import declared_skips, judge, render
+from checkov_scan import MIN_COMMENT, declared_skips, judge, render
+
+from constructs.compliance import MIN_REASON_LENGTH
 
 REASON = "the access-log bucket is the destination of every other bucket's logs"
 
@@ -15,6 +17,10 @@ REASON = "the access-log bucket is the destination of every other bucket's logs"
 def test_checkov_report_is_up_to_date(synthesis):
     committed = Path("docs/checkov-report.md").read_text()
     assert committed == render(synthesis.outdir), "run `make checkov` and commit docs/checkov-report.md"
+
+
+def test_the_scan_asks_skips_for_reasons_as_long_as_the_helper_writes():
+    assert MIN_COMMENT == MIN_REASON_LENGTH
 
 
 def _assembly(tmp_path: Path, skip: list[dict]) -> Path:

@@ -1,18 +1,22 @@
-"""Project-wide rules, checked on every stack of every environment: cdk-nag, mandatory tags, acknowledgments."""
+"""Project-wide rules, checked on every stack of every environment: cdk-nag, mandatory tags, acknowledgments,
+checkov skips, IAM actions spelt as IAM spells them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from aws_cdk import App, AspectPriority, Aspects, Stack, Validations
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from nag_report import render
 
 from config import load_all_environments
-from constructs.compliance import MANDATORY_TAG_KEYS, MandatoryTagsCheck, acknowledge
+from constructs import Construct
+from constructs.compliance import MANDATORY_TAG_KEYS, MandatoryTagsCheck, acknowledge, skip_checkov
 from tests.infra.conftest import STACK_NAMES
 
 CONFIGS = {config.name: config for config in load_all_environments()}
@@ -90,3 +94,62 @@ def test_acknowledgment_without_a_specific_reason_is_refused():
     stack = Stack(App(), "S")
     with pytest.raises(ValueError, match="specific reason"):
         acknowledge(stack, "AwsSolutions-SQS3", "not needed")
+
+
+SKIP_REASON = "the queue only ever holds dead letters of one function, never more than a handful"
+
+
+def test_checkov_skips_accumulate_on_the_cloudformation_resource_with_their_reasons():
+    stack = Stack(App(), "S")
+    queue = sqs.Queue(stack, "Queue", enforce_ssl=True)
+    skip_checkov(queue, "CKV_AWS_27", SKIP_REASON)  # an L2 construct: its default child carries the metadata
+    skip_checkov(queue.node.default_child, "CKV2_AWS_73", SKIP_REASON)
+    [resource] = Template.from_stack(stack).find_resources("AWS::SQS::Queue").values()
+    assert resource["Metadata"]["checkov"] == {
+        "skip": [{"id": "CKV_AWS_27", "comment": SKIP_REASON}, {"id": "CKV2_AWS_73", "comment": SKIP_REASON}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("check_id", "reason", "error"),
+    [
+        ("CKV_AWS_27", "false positive", "specific reason"),
+        ("AwsSolutions-SQS3", SKIP_REASON, "not a checkov check id"),
+        ("CKV_AWS_27", SKIP_REASON, "skipped twice"),
+    ],
+)
+def test_a_checkov_skip_needs_a_check_id_a_specific_reason_and_is_written_once(check_id, reason, error):
+    stack = Stack(App(), "S")
+    queue = sqs.Queue(stack, "Queue", enforce_ssl=True)
+    skip_checkov(queue, "CKV_AWS_27", SKIP_REASON)
+    with pytest.raises(ValueError, match=error):
+        skip_checkov(queue, check_id, reason)
+
+
+def test_a_checkov_skip_needs_a_cloudformation_resource():
+    with pytest.raises(ValueError, match="is not a CloudFormation resource"):
+        skip_checkov(Construct(Stack(App(), "S"), "Group"), "CKV_AWS_27", SKIP_REASON)
+
+
+def _policy_actions(template: dict):
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        inline = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        documents = [properties.get("PolicyDocument"), properties.get("KeyPolicy"), *inline]
+        for document in filter(None, documents):
+            for statement in document["Statement"]:
+                actions = statement.get("Action", [])
+                yield from ((logical_id, action) for action in ([actions] if isinstance(actions, str) else actions))
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_every_iam_action_is_spelt_as_iam_spells_it(synthesis, stack):
+    """`service:Action` in Pascal case, as the service authorization reference lists it: IAM itself ignores case, but
+    policy analyzers (checkov's cloudsplaining) do not, and read an unknown spelling as an unscoped action. SDK tasks
+    get theirs from constructs.workflow_fragments.sdk_call."""
+    camel = [
+        f"{logical_id}: {action}"
+        for logical_id, action in _policy_actions(synthesis.stacks[stack].template)
+        if re.fullmatch(r"[a-z0-9-]+:[a-z][A-Za-z0-9*]*", action)
+    ]
+    assert camel == [], "build SDK tasks with sdk_call (constructs/workflow_fragments.py): " + ", ".join(camel)

@@ -41,6 +41,18 @@ def test_both_workflows_exist_log_everything_and_trace(orchestration):
         )
 
 
+def test_both_workflows_log_to_groups_encrypted_with_the_environment_key(orchestration):
+    config, template, _ = orchestration
+    groups = {
+        group["Properties"]["LogGroupName"]: group for group in template.find_resources("AWS::Logs::LogGroup").values()
+    }
+    machines = [f"/aws/vendedlogs/states/{config.prefix}-{machine}" for machine in ("promotion", "retraining")]
+    assert set(machines) <= set(groups)
+    for group in (groups[name] for name in machines):
+        assert "Key961B73FD" in json.dumps(group["Properties"]["KmsKeyId"])  # the foundation key, imported
+        assert group["Properties"]["RetentionInDays"] == config.log_retention_days
+
+
 def test_an_approved_package_of_this_group_starts_a_release(orchestration):
     config, template, _ = orchestration
     rule = template.find_resources(

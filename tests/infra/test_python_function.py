@@ -1,5 +1,6 @@
 """constructs/python_function.py: the asset holds exactly the handler folder's code plus the shared files, its hash
-is deterministic and follows every packaged byte (a change to ml/schema.py redeploys the Lambda)."""
+is deterministic and follows every packaged byte (a change to ml/schema.py redeploys the Lambda); every function
+encrypts its environment with the key, and either reserves concurrency or says why not (a checkov skip)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from constructs import python_function
 from constructs.python_function import PROJECT_ROOT, PowertoolsFunction, asset_files
 
 SHARED = ("ml/__init__.py", "ml/schema.py")
+WHY_NOT = "invoked once per deploy by CloudFormation, never in parallel: nothing to cap"
 
 
-def code_key(tmp_path, name: str) -> str:
+def function_resource(tmp_path, name: str, **concurrency) -> dict:
     app = App(outdir=str(tmp_path / name))
     stack = Stack(app, "S")
     PowertoolsFunction(
@@ -29,9 +31,41 @@ def code_key(tmp_path, name: str) -> str:
         key=kms.Key(stack, "Key"),
         log_retention_days=30,
         destroy_on_delete=True,
+        **(concurrency or {"no_reservation_reason": WHY_NOT}),
     )
     [function] = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
-    return function["Properties"]["Code"]["S3Key"]
+    return function
+
+
+def code_key(tmp_path, name: str) -> str:
+    return function_resource(tmp_path, name)["Properties"]["Code"]["S3Key"]
+
+
+def _skips(function: dict) -> dict[str, str]:
+    return {entry["id"]: entry["comment"] for entry in function["Metadata"]["checkov"]["skip"]}
+
+
+def test_the_environment_is_encrypted_with_the_key_and_no_vpc_is_a_reasoned_skip(tmp_path):
+    function = function_resource(tmp_path, "defaults")
+    key_id, attribute = function["Properties"]["KmsKeyArn"]["Fn::GetAtt"]
+    assert key_id.startswith("Key") and attribute == "Arn"
+    assert "VpcConfig" not in function["Properties"]
+    assert _skips(function)["CKV_AWS_117"] == python_function.NO_VPC_REASON
+
+
+def test_a_function_reserves_concurrency_or_says_why_it_needs_none(tmp_path):
+    capped = function_resource(tmp_path, "capped", reserved_concurrency=3)
+    assert capped["Properties"]["ReservedConcurrentExecutions"] == 3
+    assert "CKV_AWS_115" not in _skips(capped)
+    shared = function_resource(tmp_path, "shared", no_reservation_reason=WHY_NOT)
+    assert "ReservedConcurrentExecutions" not in shared["Properties"]
+    assert _skips(shared)["CKV_AWS_115"] == WHY_NOT
+    for neither_or_both in (
+        {"reserved_concurrency": None},
+        {"reserved_concurrency": 3, "no_reservation_reason": WHY_NOT},
+    ):
+        with pytest.raises(ValueError, match=r"reserved_concurrency \(a cap .* or no_reservation_reason"):
+            function_resource(tmp_path, "bad", **neither_or_both)
 
 
 def test_the_asset_hash_is_the_same_for_every_synth(tmp_path):
