@@ -81,10 +81,6 @@ class DataSettings(_Settings):
     max_object_mb: int = Field(ge=1, le=1024)
     validation_memory_mb: int = Field(ge=128, le=10240)
     validation_timeout_seconds: int = Field(ge=10, le=900)
-    # Reserved concurrency of the validation Lambda: at most this many uploads are validated at once (a bulk upload
-    # queues in Lambda's asynchronous retries instead of taking the account's whole pool). Lambda keeps 100 of the
-    # account's concurrency unreserved, so the account's quota must be at least 100 + this (new accounts start at 10).
-    validation_reserved_concurrency: int = Field(ge=1, le=100)
 
     # Validation holds the file and its parsed rows in memory: measured ~19x the file size at peak
     # (docs/01-data-ingestion.md); 32x leaves room for the runtime and the copy.

@@ -70,12 +70,6 @@ VALID = (settings.ENVIRONMENTS_DIR / "dev.toml").read_text()
             "data.validation_timeout_seconds",
             "900",
         ),
-        (
-            "validation_reserved_concurrency = 2",
-            "validation_reserved_concurrency = 0",
-            "data.validation_reserved_concurrency",
-            "greater than or equal to 1",
-        ),
         ("[data]\n", "[data]\nlifecycle_days = 3\n", "data.lifecycle_days", "not a known setting"),
     ],
 )
