@@ -55,8 +55,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=5,
         help="k-fold accuracy on the train split; 0 skips",
     )
-    # Set by the SageMaker pipeline when the environment has an MLflow tracking server (MLFLOW_TRACKING_URI): the run
-    # is logged there with the seed-004 names. The local flow logs from ml/local/registry.py instead.
+    # Set by the SageMaker pipeline when the environment tracks runs in an MLflow app or tracking server (its ARN is
+    # MLFLOW_TRACKING_URI): the run is logged there with the seed-004 names. The local flow logs from
+    # ml/local/registry.py instead.
     parser.add_argument("--mlflow-run-tags", "--mlflow_run_tags", dest="mlflow_run_tags", default=None)
     return parser.parse_args(argv)
 
