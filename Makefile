@@ -212,6 +212,10 @@ rollback: $(VENV_STAMP) ## redeploy the package prod served before its current o
 cleanup: $(VENV_STAMP) ## list (CONFIRM=yes: delete) endpoints/configs/models the workflow made (ENV=… TARGET=all|endpoints|models|configs; needs AWS)
 	@$(PY) scripts/release.py cleanup --env $(ENV) --target $(TARGET) $(if $(filter yes,$(CONFIRM)),--confirm,)
 
+.PHONY: registry-audit
+registry-audit: $(VENV_STAMP) ## who changed ENV's model registry and releases, and when (SINCE=7d|12h|2026-11-01, default 30d; needs AWS)
+	@$(PY) scripts/registry_audit.py --env $(ENV) $(if $(SINCE),--since '$(SINCE)')
+
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
 bench: bench-synth bench-ml bench-validate-data bench-drift ## every benchmark

@@ -138,6 +138,32 @@ class Names:
     def mlflow_tracking_server(self) -> str:
         return f"{self.prefix}-mlflow"
 
+    @property
+    def mlflow_app(self) -> str:
+        """The MLflow app's name (its ARN carries an ID SageMaker generates, not this name)."""
+        return f"{self.prefix}-mlflow"
+
+    @property
+    def mlflow_artifacts_prefix(self) -> str:
+        """Key prefix in the artifacts bucket of MLflow's artifact store (app or tracking server)."""
+        return "mlflow"
+
+    # The registry audit (issue 13): model package state changes and release executions, as EventBridge delivers them.
+    @property
+    def registry_audit_log_group(self) -> str:
+        """EventBridge log group targets live under /aws/events/; the name matches the key's log-group grant."""
+        return f"/aws/events/{self.prefix}-registry-audit"
+
+    def registry_audit_rule(self, what: str) -> str:
+        if what not in ("packages", "releases"):
+            raise ValueError(f"what must be 'packages' or 'releases', got {what!r}")
+        return f"{self.prefix}-audit-{what}"
+
+    @property
+    def registry_audit_policy(self) -> str:
+        """The CloudWatch Logs resource policy that lets the audit rules write to the audit log group."""
+        return f"{self.prefix}-registry-audit"
+
     # ------------------------------------------------------------------------------------------ 04 serving
     def endpoint(self, stage: str) -> str:
         if stage not in STAGES:
@@ -160,6 +186,11 @@ class Names:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
         return f"/{self.prefix}/serving/{stage}/{which}-package"
+
+    @property
+    def releases_table(self) -> str:
+        """The release records (one item per time a stage starts serving a package; docs/04)."""
+        return f"{self.prefix}-releases"
 
     @property
     def endpoint_role(self) -> str:

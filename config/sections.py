@@ -103,8 +103,9 @@ class TrainingSettings(_Settings):
     preprocess_seed: int = Field(ge=0)  # the split seed, the same default the local flow uses
     # Extra `--name value` arguments of ml/train.py (none needed by default).
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
-    # Derived from [mlflow] (EnvironmentConfig fills them; a TOML file may not set them): the stacks read these two
-    # until they read `config.mlflow` directly. True = a SageMaker-managed tracking server, billed every hour.
+    # Derived from [mlflow] (EnvironmentConfig fills them; a TOML file may not set them). The training stack reads
+    # `config.mlflow`; these stay for readers that only need "is an hourly-billed server built" (True = a
+    # SageMaker-managed tracking server, billed every hour it exists).
     mlflow_tracking_server: bool
     mlflow_tracking_server_size: Literal["Small", "Medium", "Large"] = "Small"
     # When prod lives in another account: that account may read this environment's model packages. None: same account.
@@ -115,15 +116,18 @@ class TrainingSettings(_Settings):
 class MlflowSettings(_Settings):
     """MLflow tracking per environment and the retention of what it stores (docs/03, "Tracking architecture")."""
 
-    # app: SageMaker MLflow App (serverless, no charge while idle); server: SageMaker MLflow tracking server (billed per
-    # hour while it exists, fine-grained sagemaker-mlflow:* IAM); none: no tracking in AWS (the local store only).
+    # app: SageMaker MLflow App (serverless, no charge while idle; one IAM action, sagemaker:CallMlflowAppApi);
+    # server: SageMaker MLflow tracking server (billed per hour while it exists, fine-grained sagemaker-mlflow:* IAM);
+    # none: no tracking in AWS (the local store only). docs/03 "Tracking architecture" compares them.
     tracking: Literal["app", "server", "none"]
     server_size: Literal["Small", "Medium", "Large"] = "Small"  # only with tracking = "server"
-    # Runs deleted longer than this are removed for good: `make mlflow-gc` locally, the artifact janitor in AWS.
+    # Runs deleted longer than this are removed for good by `make mlflow-gc` (local store). In AWS no API hard-deletes
+    # a run; the artifact janitor that would apply it there is pending (docs/03, "Retention").
     deleted_run_retention_days: int = Field(ge=1, le=3650)
-    # Noncurrent (overwritten or deleted) object versions under the artifact store's mlflow/ prefix expire after this.
+    # Noncurrent (overwritten or deleted) object versions under the artifact store's mlflow/ prefix expire after this
+    # (an S3 lifecycle rule of the artifacts bucket; at most storage.noncurrent_version_expiration_days).
     artifact_noncurrent_days: int = Field(ge=1, le=3650)
-    # Retention of the registry audit log group (a CloudWatch Logs retention value).
+    # Retention of the registry audit log group (model package and release events; a CloudWatch Logs value).
     audit_log_retention_days: int
 
     @field_validator("audit_log_retention_days")

@@ -81,6 +81,18 @@ class EnvironmentConfig(_Settings):
         return self
 
     @model_validator(mode="after")
+    def _mlflow_artifact_retention_is_not_cut_by_the_bucket_rule(self) -> EnvironmentConfig:
+        # The artifacts bucket's rule for every prefix also covers mlflow/, and S3 honours the shorter of two
+        # overlapping expirations (docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html).
+        if self.mlflow.artifact_noncurrent_days > self.storage.noncurrent_version_expiration_days:
+            raise ValueError(
+                f"mlflow.artifact_noncurrent_days ({self.mlflow.artifact_noncurrent_days}) must not exceed "
+                f"storage.noncurrent_version_expiration_days ({self.storage.noncurrent_version_expiration_days}): "
+                "the bucket-wide rule would expire MLflow's old versions first"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_serves_from_two_instances(self) -> EnvironmentConfig:
         # Production's prod endpoint spans at least two instances, which SageMaker spreads across Availability Zones.
         if self.name == "prod" and self.serving.prod.instance_count < 2:

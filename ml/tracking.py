@@ -34,7 +34,9 @@ def parse_run_tags(text: str) -> dict[str, str]:
 
 
 def log_training_run(metadata: dict[str, Any], tags: dict[str, str]) -> str:
-    """Log a training run (hyperparameters, scores, metadata) to the server MLFLOW_TRACKING_URI names; its run id."""
+    """Log a training run (hyperparameters, scores, metadata) to the MLflow app, tracking server or store
+    MLFLOW_TRACKING_URI names; its run id. Every mlflow.<function> used here must be in the access model's table
+    (scripts/access_model/extra_permissions.toml [mlflow]): the IAM grant of the training job is derived from it."""
     import mlflow  # imported here: see the module docstring
 
     mlflow.set_experiment(experiment_name())

@@ -59,8 +59,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="k-fold accuracy on train + validation; 0 skips",
     )
     parser.add_argument("--cv-repeats", "--cv_repeats", dest="cv_repeats", type=int, default=1)
-    # Set by the SageMaker pipeline when the environment has an MLflow tracking server (MLFLOW_TRACKING_URI): the run
-    # is logged there with the seed-004 names. The local flow logs from ml/local/registry.py instead.
+    # Set by the SageMaker pipeline when the environment tracks runs in an MLflow app or tracking server (its ARN is
+    # MLFLOW_TRACKING_URI): the run is logged there with the seed-004 names. The local flow logs from
+    # ml/local/registry.py instead.
     parser.add_argument("--mlflow-run-tags", "--mlflow_run_tags", dest="mlflow_run_tags", default=None)
     return parser.parse_args(argv)
 

@@ -2,7 +2,8 @@
 """Phases 04/06: operator commands for the promotion workflow and the runtime resources it creates (needs AWS).
 
   approve  --env ENV --token TOKEN [--approver NAME]   let a release waiting at the approval gate go to prod
-  reject   --env ENV --token TOKEN [--reason TEXT]     stop it; prod stays as it is
+  reject   --env ENV --token TOKEN [--reason TEXT] [--rejecter NAME]
+                                                       stop it; prod stays as it is
   rollback --env ENV [--stage prod]                    redeploy the package prod served before its current one
   cleanup  --env ENV [--target all|endpoints|models|configs] [--confirm]
                                                        list (default) or delete endpoints, endpoint configs and
@@ -46,9 +47,11 @@ def approve(config: EnvironmentConfig, token: str, approver: str) -> str:
     return f"approved by {approver}: the release continues to {config.names.endpoint('prod')}"
 
 
-def reject(config: EnvironmentConfig, token: str, reason: str) -> str:
+def reject(config: EnvironmentConfig, token: str, reason: str, rejecter: str | None = None) -> str:
+    # The cause ends in "(by <rejecter>)": the only place the execution records who rejected (make registry-audit).
+    rejecter = rejecter or getpass.getuser()
     _client("stepfunctions", config).send_task_failure(
-        taskToken=token, error=RELEASE_REJECTED_ERROR, cause=reason[:32768]
+        taskToken=token, error=RELEASE_REJECTED_ERROR, cause=f"{reason[:32000]} (by {rejecter})"
     )
     return f"rejected ({reason}): the release stops, {config.names.endpoint('prod')} is unchanged"
 
@@ -157,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("--approver", default=getpass.getuser())
         if name == "reject":
             command.add_argument("--reason", default="rejected by the approver")
+            command.add_argument("--rejecter", default=getpass.getuser())
         if name == "rollback":
             command.add_argument("--stage", default="prod")
         if name == "cleanup":
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "approve":
             print(approve(config, args.token, args.approver))
         elif args.command == "reject":
-            print(reject(config, args.token, args.reason))
+            print(reject(config, args.token, args.reason, args.rejecter))
         elif args.command == "rollback":
             print(rollback(config, args.stage))
         else:

@@ -63,6 +63,7 @@ class FoundationStack(Stack):
             access_log_prefix="artifacts/",
             noncurrent_version_expiration_days=config.storage.noncurrent_version_expiration_days,
             destroy_on_delete=config.destroy_on_delete,
+            lifecycle_rules=[self._mlflow_artifact_retention()],
         )
         topic = sns.Topic(
             self,
@@ -75,6 +76,17 @@ class FoundationStack(Stack):
         topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
         self.outputs = Foundation(
             key=key, access_log_bucket=access_logs.bucket, artifacts_bucket=artifacts.bucket, alerts_topic=topic
+        )
+
+    def _mlflow_artifact_retention(self) -> s3.LifecycleRule:
+        """MLflow's artifact store (mlflow/): overwritten or deleted artifacts go after [mlflow]
+        artifact_noncurrent_days; a finished run's current artifacts never expire by age (they are its record)."""
+        return s3.LifecycleRule(
+            id="expire-noncurrent-mlflow-artifacts",
+            prefix=f"{self._names.mlflow_artifacts_prefix}/",
+            noncurrent_version_expiration=Duration.days(self._config.mlflow.artifact_noncurrent_days),
+            abort_incomplete_multipart_upload_after=Duration.days(1),
+            expired_object_delete_marker=True,  # a deleted artifact's marker goes once no version is left
         )
 
     def _environment_key(self) -> kms.Key:

@@ -1,8 +1,11 @@
-"""Phase 03: the SageMaker training pipeline, its model package group, its execution role and (optionally) MLflow.
+"""Phase 03: the SageMaker training pipeline, its model package group, its execution role, MLflow tracking and the
+registry audit log.
 
 The pipeline definition is built by stacks/training_pipeline_definition.py at synth time, offline; this stack only
 fills its `${...}` placeholders with CloudFormation values (Fn::Sub) and grants the role exactly what the steps use
-(stacks/training_access.py). The steps run the ml/ scripts of phase 02 from a code bundle (constructs/code_bundle.py).
+(stacks/training_access.py; MLflow in stacks/training_mlflow.py). The steps run the ml/ scripts of phase 02 from a
+code bundle (constructs/code_bundle.py). The registry audit (stacks/training_audit.py) records every change of the
+model package group and every release execution.
 """
 
 from __future__ import annotations
@@ -21,18 +24,16 @@ from config.names import Names
 from config.paths import PROJECT_ROOT
 from constructs import Construct
 from constructs.code_bundle import CodeBundle, collect
+from constructs.grants import PolicyGrants
 from constructs.sklearn_image import sklearn_image_uri
 from stacks.foundation import Foundation
-from stacks.training_access import (
-    PipelineAccess,
-    grant_pipeline_execution,
-    mlflow_logging_statement,
-    mlflow_tracking_server,
-)
+from stacks.training_access import PipelineAccess, grant_pipeline_execution
+from stacks.training_audit import registry_audit
+from stacks.training_mlflow import MlflowTracking, grant_mlflow_logging, mlflow_tracking
 from stacks.training_pipeline_contract import INPUT_DATA_PARAMETER, SERVING_ENTRY_MODULE, DefinitionSettings
 from stacks.training_pipeline_definition import build_definition
 
-# The MLflow client the training job installs when the environment has a tracking server (Python 3.9 container).
+# The MLflow client the training job installs when the environment tracks runs in AWS (Python 3.9 container).
 TRAINING_REQUIREMENTS = PROJECT_ROOT / "ml" / "requirements-training.txt"
 SERVING_ENTRY_SOURCE = Path(__file__).resolve().parent / "bundle_root" / SERVING_ENTRY_MODULE
 # ml/local/ is the local runner (MLflow store, HTTP server): it never runs in a SageMaker container.
@@ -71,8 +72,8 @@ class TrainingStack(Stack):
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        settings, names = config.training, config.names
-        bundle, training_bundle = self._code_bundles(with_mlflow_client=settings.mlflow_tracking_server)
+        names = config.names
+        bundle, training_bundle = self._code_bundles(with_mlflow_client=config.mlflow.tracking != "none")
         group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",
@@ -80,15 +81,16 @@ class TrainingStack(Stack):
             model_package_group_description=names.description(f"models registered by {names.pipeline}"),
             model_package_group_policy=self._cross_account_read_policy(config),
         )
-        role, policy, tracking_server = self._execution_role(
+        role, policy, tracking = self._execution_role(
             config, foundation, input_bucket, input_data_key, bundle, training_bundle
         )
         definition = build_definition(
-            self._definition_settings(config, bundle, training_bundle, input_data_key, tracking_server is not None)
+            self._definition_settings(config, bundle, training_bundle, input_data_key, tracking is not None)
         )
-        pipeline = self._pipeline(names, definition, role, foundation, input_bucket, bundle, tracking_server)
+        pipeline = self._pipeline(names, definition, role, foundation, input_bucket, bundle, tracking)
         # The first execution must find the role's permissions and the group it registers into.
         pipeline.node.add_dependency(policy, group)
+        self.audit = registry_audit(self, config, foundation)
 
         self.definition = definition
         self.code_bundle = bundle
@@ -108,9 +110,9 @@ class TrainingStack(Stack):
         input_data_key: str,
         bundle: CodeBundle,
         training_bundle: CodeBundle,
-    ) -> tuple[iam.Role, iam.Policy, sagemaker.CfnMlflowTrackingServer | None]:
+    ) -> tuple[iam.Role, iam.Policy, MlflowTracking | None]:
         """The role the pipeline and its jobs run as, granted exactly what the steps use (and MLflow when on)."""
-        settings, names = config.training, config.names
+        names = config.names
         role = iam.Role(
             self,
             "ExecutionRole",
@@ -119,10 +121,11 @@ class TrainingStack(Stack):
             description=names.description(f"runs the {names.pipeline} pipeline and its jobs"),
         )
         policy = iam.Policy(self, "ExecutionPolicy", roles=[role])
-        tracking_server = None
-        if settings.mlflow_tracking_server:
-            tracking_server = mlflow_tracking_server(self, names, foundation, settings.mlflow_tracking_server_size)
-            policy.add_statements(mlflow_logging_statement(tracking_server))
+        tracking = mlflow_tracking(self, config, foundation)
+        if tracking is not None:
+            grant_mlflow_logging(
+                PolicyGrants(policy), tracking, foundation.artifacts_bucket.bucket_arn, names.mlflow_artifacts_prefix
+            )
         grant_pipeline_execution(
             self,
             policy,
@@ -140,7 +143,7 @@ class TrainingStack(Stack):
                 packages_arn=self._packages_arn(names),
             ),
         )
-        return role, policy, tracking_server
+        return role, policy, tracking
 
     def _pipeline(
         self,
@@ -150,7 +153,7 @@ class TrainingStack(Stack):
         foundation: Foundation,
         input_bucket: s3.IBucket,
         bundle: CodeBundle,
-        tracking_server: sagemaker.CfnMlflowTrackingServer | None,
+        tracking: MlflowTracking | None,
     ) -> sagemaker.CfnPipeline:
         """The pipeline, its definition's ${...} placeholders filled by CloudFormation (Fn::Sub)."""
         variables = {
@@ -160,8 +163,8 @@ class TrainingStack(Stack):
             "ExecutionRoleName": role.role_name,
             "KmsKeyArn": foundation.key.key_arn,
         }
-        if tracking_server is not None:
-            variables["MlflowTrackingServerArn"] = tracking_server.attr_tracking_server_arn
+        if tracking is not None:
+            variables["MlflowTrackingArn"] = tracking.arn
         pipeline = sagemaker.CfnPipeline(
             self,
             "Pipeline",
@@ -174,7 +177,7 @@ class TrainingStack(Stack):
         return pipeline
 
     def _code_bundles(self, *, with_mlflow_client: bool) -> tuple[CodeBundle, CodeBundle]:
-        """The bundle every step unpacks, and the training job's (the same, with MLflow on plus a root
+        """The bundle every step unpacks, and the training job's (the same, with MLflow tracking plus a root
         requirements.txt the training toolkit installs; the serving container never sees it, it must not need PyPI)."""
         bundle = CodeBundle(self, "CodeBundle", files=code_bundle_files())
         if not with_mlflow_client:
@@ -216,7 +219,7 @@ class TrainingStack(Stack):
             training_instance_type=settings.training_instance_type,
             preprocess_seed=settings.preprocess_seed,
             hyperparameters=settings.hyperparameters,
-            # With a tracking server, ml/train.py logs its run with these tags (seed 004 conventions).
+            # With MLflow tracking, ml/train.py logs its run with these tags (seed 004 conventions).
             mlflow_run_tags=(
                 {"env": config.name, "purpose": "sagemaker-pipeline", "owner": config.owner} if with_mlflow else None
             ),

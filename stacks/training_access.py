@@ -1,5 +1,5 @@
 """Phase 03: what the training pipeline's execution role may do, each statement scoped to what one step touches and
-paired with its cdk-nag reason; and the optional SageMaker-managed MLflow tracking server with its own role.
+paired with its cdk-nag reason (MLflow's statements are in stacks/training_mlflow.py).
 
 Used by stacks/training.py. The statements are grouped by what they serve: the data (input and artifacts), the code
 and image, the jobs themselves, the model registry.
@@ -11,36 +11,14 @@ from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sagemaker as sagemaker
 
-from config.names import Names
 from constructs.code_bundle import CodeBundle
 from constructs.grants import PolicyGrants, ecr_pull_statements
 from constructs.sklearn_image import ecr_repository_arn
-from stacks.foundation import Foundation
 
 # SageMaker Pipelines name the jobs it starts "pipelines-<execution id>-<step>-<suffix>".
 PIPELINE_JOB_PREFIX = "pipelines-"
 JOB_KINDS = {"processing-job": "ProcessingJobs", "training-job": "TrainingJobs"}  # ARN resource -> log group
-
-# Actions a training job needs to log runs to a SageMaker-managed MLflow tracking server.
-MLFLOW_LOGGING_ACTIONS = [
-    "sagemaker-mlflow:AccessUI",
-    "sagemaker-mlflow:CreateExperiment",
-    "sagemaker-mlflow:SearchExperiments",
-    "sagemaker-mlflow:GetExperiment",
-    "sagemaker-mlflow:GetExperimentByName",
-    "sagemaker-mlflow:CreateRun",
-    "sagemaker-mlflow:UpdateRun",
-    "sagemaker-mlflow:GetRun",
-    "sagemaker-mlflow:LogMetric",
-    "sagemaker-mlflow:LogParam",
-    "sagemaker-mlflow:LogBatch",
-    "sagemaker-mlflow:LogInputs",
-    "sagemaker-mlflow:LogModel",
-    "sagemaker-mlflow:SetTag",
-]
-MLFLOW_PREFIX = "mlflow"  # the tracking server's artifact store in the artifacts bucket
 
 NO_RESOURCE_LEVEL_PERMISSIONS = (
     "Two APIs without resource-level permissions: ecr:GetAuthorizationToken (ECR login, see the ECR authorization "
@@ -215,52 +193,4 @@ def _grant_registry(grants: PolicyGrants, access: PipelineAccess) -> None:
             resources=[access.role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         ),
-    )
-
-
-def mlflow_tracking_server(
-    stack: Stack, names: Names, foundation: Foundation, size: str
-) -> sagemaker.CfnMlflowTrackingServer:
-    """A SageMaker-managed MLflow tracking server (seed 004) storing its artifacts under mlflow/ of the artifacts
-    bucket, with a role that may touch only that prefix. Created in `stack` (its resources' ids are the stack's)."""
-    bucket = foundation.artifacts_bucket
-    role = iam.Role(
-        stack,
-        "MlflowRole",
-        role_name=names.mlflow_role,
-        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-        description=names.description("the MLflow tracking server's access to its artifact store"),
-    )
-    policy = iam.Policy(stack, "MlflowPolicy", roles=[role])
-    PolicyGrants(policy).add(
-        iam.PolicyStatement(
-            sid="ArtifactStore",
-            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            resources=[f"{bucket.bucket_arn}/{MLFLOW_PREFIX}/*"],
-        ),
-        _list_prefix("ListArtifactStore", bucket.bucket_arn, MLFLOW_PREFIX),
-        iam.PolicyStatement(
-            sid="ArtifactEncryption", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[foundation.key.key_arn]
-        ),
-        because="The tracking server stores one object per logged artifact under the mlflow/ prefix of the artifacts "
-        "bucket; object names are created at run time, so the prefix is the narrowest resource.",
-    )
-    server = sagemaker.CfnMlflowTrackingServer(
-        stack,
-        "MlflowTrackingServer",
-        tracking_server_name=names.mlflow_tracking_server,
-        artifact_store_uri=f"s3://{bucket.bucket_name}/{MLFLOW_PREFIX}",
-        role_arn=role.role_arn,
-        tracking_server_size=size,
-        # SageMaker Model Registry is the registry of record; MLflow only tracks runs.
-        automatic_model_registration=False,
-    )
-    server.node.add_dependency(policy)
-    return server
-
-
-def mlflow_logging_statement(server: sagemaker.CfnMlflowTrackingServer) -> iam.PolicyStatement:
-    """What the training job needs to log its run to `server`."""
-    return iam.PolicyStatement(
-        sid="LogToMlflow", actions=MLFLOW_LOGGING_ACTIONS, resources=[server.attr_tracking_server_arn]
     )

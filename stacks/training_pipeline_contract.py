@@ -18,14 +18,15 @@ INPUT_BUCKET = "${InputBucket}"
 # A full ARN (the SDK treats a value without "/" as a role name and asks IAM for its ARN).
 EXECUTION_ROLE_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ExecutionRoleName}"
 KMS_KEY_ARN = "${KmsKeyArn}"
-MLFLOW_TRACKING_SERVER_ARN = "${MlflowTrackingServerArn}"
+# The ARN of the MLflow app or tracking server: the training job's MLFLOW_TRACKING_URI.
+MLFLOW_TRACKING_ARN = "${MlflowTrackingArn}"
 PLACEHOLDERS = (
     "ArtifactsBucket",
     "CodeBucket",
     "InputBucket",
     "ExecutionRoleName",
     "KmsKeyArn",
-    "MlflowTrackingServerArn",
+    "MlflowTrackingArn",
 )
 
 # Inside the code bundle (constructs/code_bundle.py): the ml/ package as a folder, plus the serving entry module.
@@ -62,7 +63,7 @@ class DefinitionSettings:
     preprocess_seed: int
     hyperparameters: dict[str, str | int | float] = field(default_factory=dict)
     training_code_bundle_key: str = ""  # the training job's bundle (adds the MLflow client); "" = code_bundle_key
-    # With a tracking server: the tags (env, purpose, owner) ml/train.py logs its run with; None = no MLflow.
+    # With MLflow tracking (app or server): the tags (env, purpose, owner) ml/train.py logs its run with; None = none.
     mlflow_run_tags: dict[str, str] | None = None
 
     @property

@@ -47,7 +47,7 @@ from stacks.training_pipeline_contract import (
     INPUT_BUCKET,
     INPUT_DATA_PARAMETER,
     KMS_KEY_ARN,
-    MLFLOW_TRACKING_SERVER_ARN,
+    MLFLOW_TRACKING_ARN,
     PREPROCESS_STEP,
     REGISTER_STEP,
     SERVING_ENTRY_MODULE,
@@ -199,7 +199,7 @@ def _split_uri(preprocess: ProcessingStep, split: str):
 
 def _train_step(settings, session, parameters: _Parameters, preprocess: ProcessingStep) -> TrainingStep:
     """TrainModel: the training toolkit unpacks the bundle into /opt/ml/code and runs `python ml/train.py`."""
-    environment = {"MLFLOW_TRACKING_URI": MLFLOW_TRACKING_SERVER_ARN} if settings.mlflow_enabled else None
+    environment = {"MLFLOW_TRACKING_URI": MLFLOW_TRACKING_ARN} if settings.mlflow_enabled else None
     hyperparameters = dict(settings.hyperparameters)
     if settings.mlflow_enabled:
         hyperparameters["mlflow-run-tags"] = json.dumps(settings.mlflow_run_tags, sort_keys=True)

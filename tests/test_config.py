@@ -154,8 +154,8 @@ def test_bad_training_values_name_the_field(environments_dir, replace, by, field
 @pytest.mark.parametrize(
     ("replace", "by", "where", "reason"),
     [
-        ('tracking = "none"', 'tracking = "hosted"', "field 'mlflow.tracking'", "'app', 'server' or 'none'"),
-        ('tracking = "none"\n', "", "field 'mlflow.tracking'", "is required but missing"),
+        ('tracking = "app"', 'tracking = "hosted"', "field 'mlflow.tracking'", "'app', 'server' or 'none'"),
+        ('tracking = "app"\n', "", "field 'mlflow.tracking'", "is required but missing"),
         (
             "deleted_run_retention_days = 7",
             "deleted_run_retention_days = 0",
@@ -174,7 +174,13 @@ def test_bad_training_values_name_the_field(environments_dir, replace, by, field
             "field 'mlflow.audit_log_retention_days'",
             "the values CloudWatch Logs accepts",
         ),
-        ('tracking = "none"', 'tracking = "none"\nserver_size = "Large"', "field 'mlflow'", "applies only to"),
+        ('tracking = "app"', 'tracking = "app"\nserver_size = "Large"', "field 'mlflow'", "applies only to"),
+        (
+            "artifact_noncurrent_days = 7",
+            "artifact_noncurrent_days = 60",
+            "the file",
+            "must not exceed storage.noncurrent_version_expiration_days (30)",
+        ),
         ("[mlflow]\n", "[mlflow]\nkeep_forever = true\n", "field 'mlflow.keep_forever'", "not a known setting"),
         (
             "preprocess_seed = 42",
@@ -203,25 +209,24 @@ def test_a_missing_mlflow_section_is_named(environments_dir):
 
 
 def test_prod_must_track_its_runs(environments_dir):
-    (environments_dir / "prod.toml").write_text(
-        PROD.replace('tracking = "server"\nserver_size = "Small"', 'tracking = "none"')
-    )
+    assert 'tracking = "app"' in PROD
+    (environments_dir / "prod.toml").write_text(PROD.replace('tracking = "app"', 'tracking = "none"'))
     with pytest.raises(ConfigError, match=r"mlflow.tracking must be 'app' or 'server' in the prod environment"):
         load_environment("prod")
 
 
-def test_the_training_stack_reads_the_tracking_choice_from_the_mlflow_section():
-    dev, prod = load_environment("dev"), load_environment("prod")
-    assert (dev.mlflow.tracking, dev.training.mlflow_tracking_server) == ("none", False)
-    assert (prod.mlflow.tracking, prod.training.mlflow_tracking_server) == ("server", True)
-    assert prod.training.mlflow_tracking_server_size == prod.mlflow.server_size
+def test_every_environment_tracks_its_runs_in_an_app_billed_only_for_storage():
+    for config in (load_environment("dev"), load_environment("prod")):
+        assert config.mlflow.tracking == "app"
+        assert config.training.mlflow_tracking_server is False  # nothing hourly-billed is built for an app
 
 
-def test_an_app_is_not_a_tracking_server(environments_dir):
-    (environments_dir / "staging.toml").write_text(VALID.replace('tracking = "none"', 'tracking = "app"'))
+def test_a_tracking_server_is_derived_for_the_training_settings(environments_dir):
+    server = VALID.replace('tracking = "app"', 'tracking = "server"\nserver_size = "Medium"')
+    (environments_dir / "staging.toml").write_text(server)
     config = load_environment("staging")
-    assert config.mlflow.tracking == "app"
-    assert config.training.mlflow_tracking_server is False  # nothing hourly-billed is built for an app
+    assert (config.mlflow.tracking, config.training.mlflow_tracking_server) == ("server", True)
+    assert config.training.mlflow_tracking_server_size == "Medium"
 
 
 def test_prod_keeps_mlflow_history_at_least_as_long_as_dev():

@@ -32,9 +32,9 @@ def test_approve_sends_task_success_with_the_approver(stubbed_sfn):
 
 
 def test_reject_sends_the_error_the_workflow_catches(stubbed_sfn):
-    expected = {"taskToken": "T0K", "error": "ReleaseRejected", "cause": "accuracy dropped"}
+    expected = {"taskToken": "T0K", "error": "ReleaseRejected", "cause": "accuracy dropped (by dave)"}
     stubbed_sfn.add_response("send_task_failure", {}, expected)
-    assert "prod is unchanged" in release.reject(CONFIG, "T0K", "accuracy dropped")
+    assert "prod is unchanged" in release.reject(CONFIG, "T0K", "accuracy dropped", "dave")
 
 
 @pytest.fixture

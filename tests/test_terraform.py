@@ -143,15 +143,19 @@ def test_the_diff_role_is_for_pull_requests_and_can_only_assume_the_read_only_lo
 
 
 # Actions of the operator role that change something, and the only ones allowed: start the pipeline, approve or reject
-# a package (which starts a release), answer the approval gate, start the promotion workflow (rollback).
+# a package (which starts a release), answer the approval gate, start the promotion workflow (rollback), open the
+# MLflow UI (a presigned URL) and call the MLflow app, whose one data-plane action cannot split reading from writing.
 OPERATOR_WRITES = {
     "sagemaker:StartPipelineExecution",
     "sagemaker:UpdateModelPackage",
     "states:SendTaskSuccess",
     "states:SendTaskFailure",
     "states:StartExecution",
+    "sagemaker:CreatePresignedMlflowAppUrl",
+    "sagemaker:CreatePresignedMlflowTrackingServerUrl",
+    "sagemaker:CallMlflowAppApi",
 }
-READ_VERBS = ("Describe", "Get", "List", "Filter", "StartQuery")
+READ_VERBS = ("Describe", "Get", "List", "Filter", "StartQuery", "Search", "Query", "AccessUI", "Decrypt")
 NO_RESOURCE_LEVEL = {
     "cloudwatch:GetMetricData",
     "cloudwatch:GetMetricStatistics",
@@ -164,9 +168,21 @@ NO_RESOURCE_LEVEL = {
     "sagemaker:ListModels",
     "sagemaker:ListModelPackages",
     "sagemaker:ListPipelineExecutions",
+    "sagemaker:ListMlflowApps",
+    "sagemaker:ListMlflowTrackingServers",
     "states:SendTaskSuccess",
     "states:SendTaskFailure",
 }
+# A resource that cannot carry the environment's name (an MLflow app's ARN ends in a generated ID, a KMS key's in
+# its key ID) is allowed only with conditions on the project and env tags every stack puts on its resources.
+ENVIRONMENT_TAGS = [
+    {"test": "StringEquals", "variable": "aws:ResourceTag/project", "values": ["titanic-sagemaker"]},
+    {"test": "StringEquals", "variable": "aws:ResourceTag/env", "values": ["${each.key}"]},
+]
+
+
+def _pinned_by_tags(statement: dict) -> bool:
+    return all(condition in statement.get("condition", []) for condition in ENVIRONMENT_TAGS)
 
 
 def test_operator_roles_are_assumed_by_named_principals_with_mfa(blocks):
@@ -191,7 +207,7 @@ def test_operators_read_and_answer_releases_of_their_environment_only(blocks):
         else:
             resources = statement["resources"]
             resources = resources if isinstance(resources, list) else [resources]
-            assert all("titanic-${each.key}" in resource for resource in resources), sid
+            assert all("titanic-${each.key}" in resource for resource in resources) or _pinned_by_tags(statement), sid
     assert granted["RollBackThroughThisEnvironmentsPromotionWorkflow"]["actions"] == ["states:StartExecution"]
     assert granted["RollBackThroughThisEnvironmentsPromotionWorkflow"]["resources"][0].endswith(
         ":stateMachine:titanic-${each.key}-promotion"
@@ -204,6 +220,31 @@ def test_operators_read_and_answer_releases_of_their_environment_only(blocks):
     assert any(r.endswith(":stateMachine:titanic-${each.key}-*") for r in described)
 
 
+def test_operators_use_their_environments_mlflow_and_read_its_audit_trail(blocks):
+    granted = statements("data.aws_iam_policy_document.operator")
+    app = granted["UseThisEnvironmentsMlflowApp"]
+    assert app["resources"] == ["${local.arn}:sagemaker:${var.region}:${local.account}:mlflow-app/*"]
+    assert _pinned_by_tags(app)  # the app's ARN carries no name: its env tag picks this environment's app
+    server = granted["ReadThisEnvironmentsMlflowTrackingServer"]
+    assert server["resources"][0].endswith(":mlflow-tracking-server/titanic-${each.key}-mlflow")
+    mlflow = [a for a in server["actions"] if a.startswith("sagemaker-mlflow:")]
+    assert mlflow and all(a.split(":")[1].startswith(("Get", "Search", "List", "AccessUI")) for a in mlflow)
+    every_action = [a for statement in granted.values() for a in statement["actions"]]
+    assert not [a for a in every_action if a.endswith(":*") or a == "sagemaker-mlflow:*"]
+    logs = str(granted["ReadThisEnvironmentsLogs"]["resources"])  # a for expression over the group names
+    assert "/aws/events/titanic-${each.key}-*" in logs  # the registry audit log group
+    releases = granted["ReadThisEnvironmentsReleaseRecords"]
+    assert releases["actions"] == ["dynamodb:Query", "dynamodb:DescribeTable"]
+    assert releases["resources"][0].endswith(":table/titanic-${each.key}-releases")
+    decrypt = granted["DecryptThisEnvironmentsReleaseRecords"]
+    assert _pinned_by_tags(decrypt)
+    assert {
+        "test": "StringEquals",
+        "variable": "kms:ViaService",
+        "values": ["dynamodb.${var.region}.amazonaws.com"],
+    } in (decrypt["condition"])
+
+
 def test_the_cdk_execution_policy_is_scoped_to_this_apps_names(blocks):
     granted = statements("data.aws_iam_policy_document.cdk_execution")
     everywhere = {sid for sid, statement in granted.items() if statement["resources"] == ["*"]}
@@ -214,12 +255,26 @@ def test_the_cdk_execution_policy_is_scoped_to_this_apps_names(blocks):
         "values": ["titanic-sagemaker"],
     }
     assert granted["ManageKeysOfThisProject"]["condition"][0]["variable"] == "aws:ResourceTag/project"
-    key_statements = {"ManageKeysOfThisProject", "EncryptFunctionEnvironmentsWithProjectKeys"}
     lambda_only = granted["EncryptFunctionEnvironmentsWithProjectKeys"]
     assert [c["variable"] for c in lambda_only["condition"]] == ["aws:ResourceTag/project", "kms:ViaService"]
     assert lambda_only["condition"][1]["values"] == ["lambda.${var.region}.amazonaws.com"]
+    # MLflow apps: ARNs with a generated ID, so (like keys) limited by the project tag, on create and after.
+    tagged = {
+        "ManageKeysOfThisProject",
+        "EncryptFunctionEnvironmentsWithProjectKeys",
+        "CreateMlflowAppsTaggedForThisProject",
+        "ManageMlflowAppsOfThisProject",
+    }
+    for sid, variable in (
+        ("CreateMlflowAppsTaggedForThisProject", "aws:RequestTag/project"),
+        ("ManageMlflowAppsOfThisProject", "aws:ResourceTag/project"),
+    ):
+        assert granted[sid]["condition"] == [
+            {"test": "StringEquals", "variable": variable, "values": ["titanic-sagemaker"]}
+        ]
+        assert granted[sid]["resources"] == ["${local.arn}:sagemaker:${var.region}:${local.account}:mlflow-app/*"]
     for sid, statement in granted.items():
-        if sid in everywhere | key_statements:
+        if sid in everywhere | tagged:
             continue
         text = str(statement["resources"])
         bootstrap = any(

@@ -205,6 +205,8 @@ def physical_value(kind: str, attribute: str, name: str, region: str, account: s
         "AWS::SageMaker::Pipeline": f"arn:aws:sagemaker:{region}:{account}:pipeline/{name.lower()}",
         "AWS::SageMaker::ModelPackageGroup": f"arn:aws:sagemaker:{region}:{account}:model-package-group/{name}",
         "AWS::SageMaker::MlflowTrackingServer": f"arn:aws:sagemaker:{region}:{account}:mlflow-tracking-server/{name}",
+        # An app's ARN ends in an ID SageMaker generates (its Name is not part of it): `name` is the stand-in.
+        "AWS::SageMaker::MlflowApp": f"arn:aws:sagemaker:{region}:{account}:mlflow-app/{name}",
     }.get(kind)
     if attribute == "Ref":
         if kind in ("AWS::SNS::Topic", "AWS::StepFunctions::StateMachine", "AWS::SageMaker::Pipeline"):

@@ -2,8 +2,8 @@
 
 They follow names the way AWS does: an endpoint runs the config it was created or updated with, a config runs the
 models its variants name, a model runs with the role CreateModel gave it, a model package has the containers its
-pipeline registered, an image URI lives in an ECR repository, an MLflow tracking server stores artifacts under its
-ArtifactStoreUri.
+pipeline registered, an image URI lives in an ECR repository, an MLflow app or tracking server stores artifacts under
+its ArtifactStoreUri and authorizes the MLflow client's REST calls as its own IAM actions.
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ TARGET_ACTIONS = {  # the action a rule or schedule performs on its target, by t
     "events": "events:PutEvents",
 }
 ROOT = Path(__file__).resolve().parents[2]
+MLFLOW_CLIENT_CODE = "ml"  # the code the training job runs (ml/local/ is the local mode only)
+MLFLOW_KINDS = {  # ARN resource type -> the template resource that is it
+    "mlflow-app": "AWS::SageMaker::MlflowApp",
+    "mlflow-tracking-server": "AWS::SageMaker::MlflowTrackingServer",
+}
+MLFLOW_APP_ACTION = "sagemaker:CallMlflowAppApi"  # an app authorizes every REST call as this one action
 
 
 class Links:
@@ -92,20 +98,32 @@ class Links:
         match = IMAGE_URI.match(image)
         return [f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"] if match else []
 
-    def _mlflow_actions(self, folder: str) -> list[str]:
-        """The REST actions the MLflow client sends for the fluent functions the code under `folder` calls."""
-        actions = set()
-        for function in mlflow_functions((ROOT / folder).resolve()):
-            if function not in self.mlflow:
-                raise KeyError(f"MLflow function mlflow.{function} is not in extra_permissions.toml [mlflow]")
-            actions |= {a for a in self.mlflow[function] if a != "artifact"}
-        return sorted(actions)
+    def _mlflow_actions(self, tracking_arn: str) -> list[str]:
+        """The IAM actions the training job's MLflow client is authorized as, against the app or tracking server
+        `tracking_arn` names: each REST call the code's fluent functions send is its own sagemaker-mlflow action on
+        a tracking server, and the one CallMlflowAppApi on an app."""
+        kind = tracking_arn.split(":", 5)[-1].split("/", 1)[0]
+        if kind not in MLFLOW_KINDS:
+            raise KeyError(f"MLFLOW_TRACKING_URI {tracking_arn} names neither an MLflow app nor a tracking server")
+        calls = mlflow_rest_calls(self.mlflow)
+        return [MLFLOW_APP_ACTION] if kind == "mlflow-app" else [f"sagemaker-mlflow:{call}" for call in calls]
 
-    def _mlflow_artifact_location(self, server_arn: str) -> list[str]:
-        for server in self.env.resources("AWS::SageMaker::MlflowTrackingServer"):
-            if self.env.arn_of(server) == server_arn:
-                return [f"{server.properties['ArtifactStoreUri'].rstrip('/')}/1/sample-run/artifacts/sample.json"]
+    def _mlflow_artifact_location(self, tracking_arn: str) -> list[str]:
+        for tracking in self.env.resources(*MLFLOW_KINDS.values()):
+            if self.env.arn_of(tracking) == tracking_arn:
+                return [f"{tracking.properties['ArtifactStoreUri'].rstrip('/')}/1/sample-run/artifacts/sample.json"]
         return []
+
+
+def mlflow_rest_calls(table: dict[str, list[str]], folder: str = MLFLOW_CLIENT_CODE) -> list[str]:
+    """The MLflow REST calls the fluent functions the code under `folder` uses send (the reviewed [mlflow] table);
+    a function missing from the table fails the model."""
+    calls = set()
+    for function in mlflow_functions((ROOT / folder).resolve()):
+        if function not in table:
+            raise KeyError(f"MLflow function mlflow.{function} is not in extra_permissions.toml [mlflow]")
+        calls |= {call for call in table[function] if call != "artifact"}
+    return sorted(calls)
 
 
 @functools.cache

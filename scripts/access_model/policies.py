@@ -1,13 +1,15 @@
 """Who may do what, as the templates state it: each role's identity policies and each resource's policy.
 
 Identity policies: AWS::IAM::Policy / ManagedPolicy attached to a role, and a role's inline Policies. Resource
-policies: KMS key policies, bucket, topic and queue policies, Lambda permissions, and each role's trust policy (for
-the service that assumes it). Every statement keeps the label of the template resource it came from, so the report
-can name the statement that allows a request.
+policies: KMS key policies, bucket, topic and queue policies, Lambda permissions, each role's trust policy (for
+the service that assumes it) and the CloudWatch Logs resource policies (account-wide: they govern every log
+group). Every statement keeps the label of the template resource it came from, so the report can name the
+statement that allows a request.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -121,7 +123,23 @@ class Policies:
             return self._resource_policies.get(bucket)
         if resource_arn.startswith("arn:aws:lambda:"):
             return self._resource_policies.get(":".join(resource_arn.split(":")[:7]))
+        if resource_arn.startswith("arn:aws:logs:"):
+            return self._logs_policy
         return None
+
+    @cached_property
+    def _logs_policy(self) -> Policy | None:
+        """CloudWatch Logs resource policies belong to the account and region, not to one log group: their
+        statements together govern every log group (each statement names the groups it covers)."""
+        found = self.env.resources("AWS::Logs::ResourcePolicy")
+        if not found:
+            return None
+        statements = []
+        for resource in found:
+            document = resource.properties["PolicyDocument"]
+            statements += (json.loads(document) if isinstance(document, str) else document)["Statement"]
+        label = found[0].label if len(found) == 1 else "CloudWatch Logs resource policies"
+        return Policy(label, {"Version": "2012-10-17", "Statement": statements})
 
     # --------------------------------------------------------------------------------------------- encryption
     @cached_property

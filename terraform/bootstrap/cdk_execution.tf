@@ -143,7 +143,7 @@ data "aws_iam_policy_document" "cdk_execution" {
     ]
     resources = flatten([
       for prefix in local.prefixes : [
-        for group in ["/aws/lambda/${prefix}-*", "/aws/vendedlogs/states/${prefix}-*"] :
+        for group in ["/aws/lambda/${prefix}-*", "/aws/vendedlogs/states/${prefix}-*", "/aws/events/${prefix}-*"] :
         "${local.arn}:logs:${var.region}:${local.account}:log-group:${group}"
       ]
     ])
@@ -151,12 +151,13 @@ data "aws_iam_policy_document" "cdk_execution" {
 
   statement {
     sid = "StepFunctionsLogDeliveryAndDescribeCalls"
-    # CloudWatch Logs' vended-log delivery (a state machine's LoggingConfiguration) and these describe/list calls
-    # have no resource-level permissions.
+    # CloudWatch Logs' vended-log delivery (a state machine's LoggingConfiguration), the account-level CloudWatch Logs
+    # resource policies (the registry audit's AWS::Logs::ResourcePolicy) and these describe/list calls have no
+    # resource-level permissions.
     actions = [
       "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
-      "cloudwatch:DescribeAlarms", "ssm:DescribeParameters",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+      "logs:DeleteResourcePolicy", "logs:DescribeLogGroups", "cloudwatch:DescribeAlarms", "ssm:DescribeParameters",
     ]
     resources = ["*"]
   }
@@ -232,6 +233,34 @@ data "aws_iam_policy_document" "cdk_execution" {
         "${local.arn}:sagemaker:${var.region}:${local.account}:${kind}/${prefix}-*"
       ]
     ])
+  }
+
+  # An MLflow app's ARN ends in an ID SageMaker generates (mlflow-app/<id>), never in its name: the app cannot be
+  # named in a Resource before it exists, so these two statements are limited by the project tag instead (the
+  # stacks tag every resource; CreateMlflowApp accepts aws:RequestTag, the mlflow-app type aws:ResourceTag).
+  statement {
+    sid       = "CreateMlflowAppsTaggedForThisProject"
+    actions   = ["sagemaker:CreateMlflowApp", "sagemaker:AddTags"]
+    resources = ["${local.arn}:sagemaker:${var.region}:${local.account}:mlflow-app/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/project"
+      values   = ["titanic-sagemaker"]
+    }
+  }
+
+  statement {
+    sid = "ManageMlflowAppsOfThisProject"
+    actions = [
+      "sagemaker:DescribeMlflowApp", "sagemaker:UpdateMlflowApp", "sagemaker:DeleteMlflowApp", "sagemaker:AddTags",
+      "sagemaker:DeleteTags", "sagemaker:ListTags",
+    ]
+    resources = ["${local.arn}:sagemaker:${var.region}:${local.account}:mlflow-app/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/project"
+      values   = ["titanic-sagemaker"]
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 # The data-science operator role of each environment: a person (a principal named in var.operator_principals) reads
-# logs and metrics, describes the project's resources, starts the training pipeline and answers or rolls back
-# releases of that environment only; nothing else (no deploy, no delete, no data). The names follow the app's
+# logs and metrics, describes the project's resources, reads the registry audit and the release records, uses the
+# environment's MLflow UI, starts the training pipeline and answers or rolls back releases of that environment only;
+# nothing else (no deploy, no delete, no data). docs/03 "MLflow access" states who may do what in MLflow. The names follow the app's
 # `titanic-<env>-...` convention (stacks/serving.py, stacks/orchestration.py, stacks/training.py, scripts/release.py).
 locals {
   operated = { for env, principals in var.operator_principals : env => principals if contains(var.environments, env) }
@@ -38,7 +39,7 @@ data "aws_iam_policy_document" "operator" {
       for group in [
         "/aws/lambda/titanic-${each.key}-*", "/aws/vendedlogs/states/titanic-${each.key}-*",
         "/aws/sagemaker/Endpoints/titanic-${each.key}-*", "/aws/sagemaker/ProcessingJobs",
-        "/aws/sagemaker/TrainingJobs",
+        "/aws/sagemaker/TrainingJobs", "/aws/events/titanic-${each.key}-*", # the registry audit log (make registry-audit)
       ] : ["${local.arn}:logs:${var.region}:${local.account}:log-group:${group}", "${local.arn}:logs:${var.region}:${local.account}:log-group:${group}:*"]
     ])
   }
@@ -50,7 +51,7 @@ data "aws_iam_policy_document" "operator" {
       "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
       "logs:GetQueryResults", "logs:DescribeLogGroups", "states:ListStateMachines", "sagemaker:ListEndpoints",
       "sagemaker:ListEndpointConfigs", "sagemaker:ListModels", "sagemaker:ListModelPackages",
-      "sagemaker:ListPipelineExecutions",
+      "sagemaker:ListPipelineExecutions", "sagemaker:ListMlflowApps", "sagemaker:ListMlflowTrackingServers",
     ]
     resources = ["*"]
   }
@@ -107,6 +108,72 @@ data "aws_iam_policy_document" "operator" {
     # environment's approvers (its alerts topic), is what names the waiting release (make approve/reject-release).
     actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
     resources = ["*"]
+  }
+
+  statement {
+    sid = "ReadThisEnvironmentsReleaseRecords"
+    # make registry-audit reads the release history (titanic-<env>-releases, docs/04).
+    actions   = ["dynamodb:Query", "dynamodb:DescribeTable"]
+    resources = ["${local.arn}:dynamodb:${var.region}:${local.account}:table/titanic-${each.key}-releases"]
+  }
+
+  statement {
+    sid = "DecryptThisEnvironmentsReleaseRecords"
+    # The table is encrypted with the environment's key, whose ARN the stacks create: limited to that key by its
+    # env tag and to reads through DynamoDB.
+    actions   = ["kms:Decrypt", "kms:DescribeKey"]
+    resources = ["${local.arn}:kms:${var.region}:${local.account}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/project"
+      values   = ["titanic-sagemaker"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/env"
+      values   = [each.key]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid = "UseThisEnvironmentsMlflowApp"
+    # The MLflow UI (a presigned URL) and its REST calls. An app authorizes every MLflow call, read or write, as the
+    # one action CallMlflowAppApi, and its ARN ends in a generated ID: limited to this environment's app by its tags.
+    actions = [
+      "sagemaker:CreatePresignedMlflowAppUrl", "sagemaker:DescribeMlflowApp", "sagemaker:CallMlflowAppApi",
+    ]
+    resources = ["${local.arn}:sagemaker:${var.region}:${local.account}:mlflow-app/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/project"
+      values   = ["titanic-sagemaker"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/env"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid = "ReadThisEnvironmentsMlflowTrackingServer"
+    # With [mlflow] tracking = "server": the UI and MLflow's read calls only (runs, experiments, models, artifacts
+    # through the server); logging and deleting stay with the training job.
+    actions = [
+      "sagemaker:CreatePresignedMlflowTrackingServerUrl", "sagemaker:DescribeMlflowTrackingServer",
+      "sagemaker-mlflow:AccessUI", "sagemaker-mlflow:GetExperiment", "sagemaker-mlflow:GetExperimentByName",
+      "sagemaker-mlflow:SearchExperiments", "sagemaker-mlflow:GetRun", "sagemaker-mlflow:SearchRuns",
+      "sagemaker-mlflow:GetMetricHistory", "sagemaker-mlflow:ListArtifacts", "sagemaker-mlflow:GetRegisteredModel",
+      "sagemaker-mlflow:SearchRegisteredModels", "sagemaker-mlflow:GetModelVersion",
+      "sagemaker-mlflow:SearchModelVersions", "sagemaker-mlflow:GetLatestModelVersions",
+      "sagemaker-mlflow:GetModelVersionByAlias", "sagemaker-mlflow:GetDownloadURIForModelVersionArtifacts",
+    ]
+    resources = ["${local.arn}:sagemaker:${var.region}:${local.account}:mlflow-tracking-server/titanic-${each.key}-mlflow"]
   }
 
   statement {

@@ -71,6 +71,31 @@ def test_artifacts_bucket_uses_the_key_and_logs_access(foundation):
     )
 
 
+def test_mlflow_artifact_store_keeps_overwritten_and_deleted_artifacts_as_long_as_the_config_says(foundation):
+    config, template = foundation
+    (artifacts,) = [
+        bucket["Properties"]
+        for bucket in template.find_resources("AWS::S3::Bucket").values()
+        if bucket["Properties"].get("LoggingConfiguration", {}).get("LogFilePrefix") == "artifacts/"
+    ]
+    rules = {rule["Id"]: rule for rule in artifacts["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-noncurrent-mlflow-artifacts"] == {
+        "Id": "expire-noncurrent-mlflow-artifacts",
+        "Prefix": "mlflow/",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": config.mlflow.artifact_noncurrent_days},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        "ExpiredObjectDeleteMarker": True,
+        "Status": "Enabled",
+    }
+    # No rule expires current versions under mlflow/: a finished run's artifacts are its record.
+    assert not [r for r in rules.values() if "ExpirationInDays" in r and r.get("Prefix", "mlflow/") == "mlflow/"]
+    # S3 honours the shorter of overlapping expirations: the bucket-wide rule must not cut MLflow's retention.
+    assert (
+        config.mlflow.artifact_noncurrent_days
+        <= rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"]
+    )
+
+
 def test_access_log_bucket_expires_logs(foundation):
     config, template = foundation
     template.has_resource_properties(

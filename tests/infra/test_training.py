@@ -7,6 +7,8 @@ import re
 import tarfile
 
 import pytest
+from access_model.links import mlflow_rest_calls
+from access_model.rules import load_table
 from aws_cdk import App, Environment
 from aws_cdk.assertions import Match, Template
 
@@ -15,6 +17,7 @@ from config import load_all_environments
 from stacks.data import CURATED_DATASET_KEY
 from stacks.foundation import FoundationStack
 from stacks.training import TRAINING_REQUIREMENTS, TrainingStack, code_bundle_files
+from stacks.training_mlflow import MLFLOW_SERVER_LOGGING_ACTIONS
 
 CONFIGS = load_all_environments()
 
@@ -142,25 +145,120 @@ def test_jobs_are_pipeline_jobs_only_and_the_image_is_the_sklearn_repository(tra
     assert statements["EncryptJobVolumes"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
-def test_mlflow_tracking_server_follows_the_config(training):
+def test_mlflow_app_follows_the_config_and_the_job_may_log_to_it_only(training):
     config, template = training
-    if not config.training.mlflow_tracking_server:
-        template.resource_count_is("AWS::SageMaker::MlflowTrackingServer", 0)
-        assert "LogToMlflow" not in _execution_statements(template)
-        return
-    template.resource_count_is("AWS::SageMaker::MlflowTrackingServer", 1)
+    assert config.mlflow.tracking == "app"  # both environments (docs/03, "Tracking architecture")
+    template.resource_count_is("AWS::SageMaker::MlflowTrackingServer", 0)  # nothing billed by the hour
+    template.resource_count_is("AWS::SageMaker::MlflowApp", 1)
     template.has_resource_properties(
-        "AWS::SageMaker::MlflowTrackingServer",
+        "AWS::SageMaker::MlflowApp",
         {
-            "TrackingServerName": config.names.mlflow_tracking_server,
-            "TrackingServerSize": config.training.mlflow_tracking_server_size,
-            "AutomaticModelRegistration": False,  # Model Registry stays the registry of record
+            "Name": config.names.mlflow_app,
+            "ModelRegistrationMode": "AutoModelRegistrationDisabled",  # Model Registry stays the registry of record
             "ArtifactStoreUri": {"Fn::Join": ["", ["s3://", Match.any_value(), "/mlflow"]]},
+            "RoleArn": {"Fn::GetAtt": [Match.string_like_regexp("^MlflowRole"), "Arn"]},
         },
     )
-    statement = _execution_statements(template)["LogToMlflow"]
-    assert all(action.startswith("sagemaker-mlflow:") for action in statement["Action"])
-    assert statement["Resource"] == {"Fn::GetAtt": ["MlflowTrackingServer", "TrackingServerArn"]}
+    statements = _execution_statements(template)
+    assert statements["LogToMlflow"]["Action"] == "sagemaker:CallMlflowAppApi"
+    assert statements["LogToMlflow"]["Resource"] == {"Fn::GetAtt": ["MlflowApp", "Arn"]}
+    _assert_mlflow_artifact_writes(statements)
+
+
+def _assert_mlflow_artifact_writes(statements: dict) -> None:
+    """The job uploads its run's artifacts to the artifact store itself, and may do nothing else there."""
+    artifacts = statements["WriteMlflowArtifacts"]
+    assert artifacts["Action"] == "s3:PutObject"
+    assert json.dumps(artifacts["Resource"]).endswith('"/mlflow/*"]]}')
+    every_action = [a for statement in statements.values() for a in _as_list(statement["Action"])]
+    assert not [a for a in every_action if a.startswith("sagemaker-mlflow:") and a.endswith("*")]
+
+
+def test_the_mlflow_role_may_touch_only_the_artifact_store(training):
+    _, template = training
+    roles = template.find_resources("AWS::IAM::Role")
+    (role,) = [r for key, r in roles.items() if key.startswith("MlflowRole")]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "sagemaker.amazonaws.com"
+    }
+    policies = template.find_resources("AWS::IAM::Policy")
+    (policy,) = [p for key, p in policies.items() if key.startswith("MlflowPolicy")]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert set(statements) == {"ArtifactStore", "ListArtifactStore", "LocateArtifactStore", "ArtifactEncryption"}
+    assert json.dumps(statements["ArtifactStore"]["Resource"]).endswith('"/mlflow/*"]]}')
+    assert statements["ListArtifactStore"]["Condition"] == {"StringLike": {"s3:prefix": ["mlflow/*"]}}
+
+
+def _variant(tracking: str) -> tuple[dict, dict]:
+    """The dev training template with another [mlflow] tracking choice, and its execution policy statements."""
+    dev = next(config for config in CONFIGS if config.name == "dev")
+    update = {"tracking": tracking, **({"server_size": "Small"} if tracking == "server" else {})}
+    config = dev.model_copy(update={"mlflow": dev.mlflow.model_copy(update=update)})
+    template = _training_template(config)
+    (policy,) = [
+        r
+        for key, r in template["Resources"].items()
+        if key.startswith("ExecutionPolicy") and r["Type"] == "AWS::IAM::Policy"
+    ]
+    return template, {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def test_a_tracking_server_is_still_built_on_request_with_exactly_the_calls_the_job_makes():
+    template, statements = _variant("server")
+    kinds = [r["Type"] for r in template["Resources"].values()]
+    assert "AWS::SageMaker::MlflowApp" not in kinds
+    (server,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::MlflowTrackingServer"]
+    assert server["Properties"]["TrackingServerSize"] == "Small"
+    assert server["Properties"]["AutomaticModelRegistration"] is False
+    assert statements["LogToMlflow"]["Action"] == MLFLOW_SERVER_LOGGING_ACTIONS  # checked against the code below
+    assert statements["LogToMlflow"]["Resource"] == {"Fn::GetAtt": ["MlflowTrackingServer", "TrackingServerArn"]}
+    _assert_mlflow_artifact_writes(statements)
+
+
+def test_the_server_grant_is_exactly_the_rest_calls_the_training_code_makes():
+    calls = mlflow_rest_calls(load_table().mlflow)
+    assert [f"sagemaker-mlflow:{call}" for call in calls] == MLFLOW_SERVER_LOGGING_ACTIONS
+
+
+def test_without_tracking_nothing_mlflow_is_built_or_granted():
+    template, statements = _variant("none")
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert not kinds & {"AWS::SageMaker::MlflowApp", "AWS::SageMaker::MlflowTrackingServer"}
+    assert not {"LogToMlflow", "WriteMlflowArtifacts"} & set(statements)
+    assert len(_as_list(statements["ReadCodeBundle"]["Resource"])) == 1  # no training bundle with the MLflow client
+
+
+def test_registry_audit_log_is_encrypted_retained_and_fed_by_this_environments_events_only(training):
+    config, template = training
+    names = config.names
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {
+            "LogGroupName": names.registry_audit_log_group,
+            "RetentionInDays": config.mlflow.audit_log_retention_days,
+            "KmsKeyId": Match.any_value(),
+        },
+    )
+    rules = {r["Properties"]["Name"]: r for r in template.find_resources("AWS::Events::Rule").values()}
+    packages, releases = rules[names.registry_audit_rule("packages")], rules[names.registry_audit_rule("releases")]
+    assert packages["Properties"]["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": [names.model_package_group]},
+    }
+    pattern = releases["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert f':stateMachine:{names.promotion_state_machine}"' in json.dumps(pattern["detail"]["stateMachineArn"])
+    (policy_id, policy) = next(iter(template.find_resources("AWS::Logs::ResourcePolicy").items()))
+    assert policy["Properties"]["PolicyName"] == names.registry_audit_policy
+    document = json.dumps(policy["Properties"]["PolicyDocument"])
+    for rule in (packages, releases):
+        assert rule["Properties"]["Targets"][0].keys() == {"Id", "Arn"}  # no role: the resource policy decides
+        assert f':log-group:{names.registry_audit_log_group}"' in json.dumps(rule["Properties"]["Targets"][0]["Arn"])
+        assert f":rule/{rule['Properties']['Name']}" in document  # aws:SourceArn names each rule
+        assert rule["DependsOn"] == [policy_id]  # the first event finds the policy in place
+    assert '\\"Service\\":\\"events.amazonaws.com\\"' in document and "aws:SourceAccount" in document
+    assert "logs:DeleteLogStream" not in document and "logs:PutLogEvents" in document
 
 
 def test_the_synthesized_bundle_holds_the_very_files_of_the_repository(synthesis, training):
@@ -177,7 +275,7 @@ def test_with_mlflow_the_training_job_reads_its_own_bundle_that_adds_the_mlflow_
     objects = _execution_statements(template)["ReadCodeBundle"]["Resource"]
     objects = objects if isinstance(objects, list) else [objects]
     keys = {re.search(r"/([0-9a-f]{64}\.gz)", json.dumps(o))[1] for o in objects}
-    assert len(keys) == (2 if config.training.mlflow_tracking_server else 1)
+    assert len(keys) == (1 if config.mlflow.tracking == "none" else 2)
     listed = _execution_statements(template)["ListCodeBundle"]["Condition"]["StringEquals"]["s3:prefix"]
     for key in keys - {listed}:  # the training bundle: the code bundle's files plus the training requirements
         with tarfile.open(synthesis.outdir / f"asset.{key.removesuffix('.gz')}.tar.gz", mode="r:gz") as tar:

@@ -202,14 +202,14 @@ def test_one_scikit_learn_image_and_one_code_bundle_everywhere(deployed):
     assert re.fullmatch(r"s3://\$\{CodeBucket\}/[0-9a-f]{64}\.gz", bundle)
     # Training runs the same bundle, or with MLflow on, the training bundle (the same files plus requirements.txt).
     training = json.loads(steps["TrainModel"]["Arguments"]["HyperParameters"]["sagemaker_submit_directory"])
-    assert (training == bundle) is (not config.training.mlflow_tracking_server)
+    assert (training == bundle) is (config.mlflow.tracking == "none")
     assert re.fullmatch(r"s3://\$\{CodeBucket\}/[0-9a-f]{64}\.gz", training)
 
 
 def test_with_mlflow_the_training_job_logs_its_run_with_the_environment_tags(deployed):
     config, _, steps, _, _ = deployed
     hyperparameters = steps["TrainModel"]["Arguments"]["HyperParameters"]
-    if config.training.mlflow_tracking_server:
+    if config.mlflow.tracking != "none":
         tags = json.loads(json.loads(hyperparameters["mlflow-run-tags"]))
         assert tags == {"env": config.name, "purpose": "sagemaker-pipeline", "owner": config.owner}
         assert tracking.parse_run_tags(json.dumps(tags)) == tags  # what ml/train.py accepts
@@ -251,15 +251,18 @@ def test_placeholders_are_exactly_the_substituted_variables(deployed):
     assert set(variables) <= set(PLACEHOLDERS)
 
 
-def test_mlflow_tracking_only_where_the_server_exists(deployed):
+def test_mlflow_tracking_only_where_the_environment_tracks_runs(deployed):
     config, _, steps, _, variables = deployed
     environment = steps["TrainModel"]["Arguments"].get("Environment", {})
-    if config.training.mlflow_tracking_server:
-        assert environment["MLFLOW_TRACKING_URI"] == "${MlflowTrackingServerArn}"
-        assert "MlflowTrackingServerArn" in variables
+    if config.mlflow.tracking != "none":
+        assert environment["MLFLOW_TRACKING_URI"] == "${MlflowTrackingArn}"
+        kind = "MlflowApp" if config.mlflow.tracking == "app" else "MlflowTrackingServer"
+        assert variables["MlflowTrackingArn"] == {
+            "Fn::GetAtt": [kind, "Arn" if kind == "MlflowApp" else "TrackingServerArn"]
+        }
     else:
         assert "MLFLOW_TRACKING_URI" not in environment
-        assert "MlflowTrackingServerArn" not in variables
+        assert "MlflowTrackingArn" not in variables
 
 
 SETTINGS = DefinitionSettings(
