@@ -26,6 +26,9 @@ RELEASE_REJECTED_ERROR = "ReleaseRejected"  # the error the operator CLI sends t
 DATASET_EVENT_SOURCE = f"{PROJECT}.data"
 DATASET_EVENT_DETAIL_TYPE = "DatasetValidated"
 
+# Training (phase 03): the folder of the pipeline's artifacts prefix holding each registered model's drift baseline.
+PIPELINE_BASELINES_FOLDER = "baselines"
+
 
 @dataclass(frozen=True)
 class StackPhase:
@@ -125,6 +128,11 @@ class Names:
     @property
     def model_package_group(self) -> str:
         return f"{self.prefix}-models"
+
+    @property
+    def pipeline_baselines_prefix(self) -> str:
+        """Where ModelEvaluation publishes each registered model's drift baseline: <prefix>/<execution id>/."""
+        return f"{self.pipeline_artifacts_prefix}/{PIPELINE_BASELINES_FOLDER}"
 
     @property
     def execution_role(self) -> str:
