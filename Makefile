@@ -206,7 +206,7 @@ cleanup: $(VENV_STAMP) ## list (CONFIRM=yes: delete) endpoints/configs/models th
 
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: bench-synth bench-ml bench-validate-data bench-drift ## every benchmark
+bench: bench-synth bench-ml bench-validate-data bench-drift bench-drift-check ## every benchmark
 
 .PHONY: bench-synth
 bench-synth: $(VENV_STAMP) ## synth time of the full app against an empty CDK app (medians, ratio)
@@ -266,6 +266,12 @@ model-selection: $(VENV_STAMP) ## how the estimator was chosen: cross-validation
 .PHONY: bench-drift
 bench-drift: $(VENV_STAMP) ## drift check: false-alarm rate when nothing changed (ENV's thresholds), time of one 10000-record window
 	@$(PY) -m ml.local.drift_calibration --env $(ENV)
+
+CHECK_RECORDS ?= 1000,10000,30000
+
+.PHONY: bench-drift-check
+bench-drift-check: $(VENV_STAMP) ## the drift-check Lambda on windows of CHECK_RECORDS capture records (moto): time, memory
+	@$(PY) scripts/bench_drift_check.py --env $(ENV) --records $(CHECK_RECORDS)
 
 .PHONY: bench-ml
 bench-ml: $(VENV_STAMP) ## inference latency (in process, HTTP), throughput, batch of 1000, make-run time: table + JSON
