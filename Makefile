@@ -218,7 +218,7 @@ registry-audit: $(VENV_STAMP) ## who changed ENV's model registry and releases, 
 
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
-bench: bench-synth bench-ml bench-validate-data bench-drift ## every benchmark
+bench: bench-synth bench-ml bench-validate-data bench-drift bench-drift-check ## every benchmark
 
 .PHONY: bench-synth
 bench-synth: $(VENV_STAMP) ## synth time of the full app against an empty CDK app (medians, ratio)
@@ -284,6 +284,12 @@ UI_PORT ?= 5000
 .PHONY: mlflow-ui
 mlflow-ui: $(VENV_STAMP) ## browse the local MLflow store (runs, plots, versions, aliases) on http://127.0.0.1:UI_PORT (5000)
 	@$(PY) -m ml.local.mlflow_ui --port $(UI_PORT)
+
+CHECK_RECORDS ?= 1000,10000,30000
+
+.PHONY: bench-drift-check
+bench-drift-check: $(VENV_STAMP) ## the drift-check Lambda on windows of CHECK_RECORDS capture records (moto): time, memory
+	@$(PY) scripts/bench_drift_check.py --env $(ENV) --records $(CHECK_RECORDS)
 
 .PHONY: bench-ml
 bench-ml: $(VENV_STAMP) ## inference latency (in process, HTTP), throughput, batch of 1000, make-run time: table + JSON

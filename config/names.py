@@ -15,12 +15,19 @@ from dataclasses import dataclass
 
 PROJECT = "titanic-sagemaker"  # the `project` tag value and the start of every description
 METRICS_NAMESPACE = PROJECT  # the Lambda functions' Powertools metrics
+# The drift check's metrics (lambdas/drift_check), dimensions EndpointName, VariantName (and Feature): one namespace
+# for every environment, since endpoint names carry the environment (docs/06, "Model monitoring").
+DRIFT_METRICS_NAMESPACE = f"{PROJECT}/Drift"
 
 # Serving (phase 04).
 STAGES = ("staging", "prod")  # endpoint stages, in release order
+RETRAIN_ON_DRIFT_STAGES = ("prod",)  # stages whose drift alarm starts a retraining (staging serves test traffic)
 VARIANT_NAME = "AllTraffic"  # one variant per endpoint; autoscaling and alarms address it by this name
 NO_PACKAGE = "none"  # value of a release parameter before the first release
 RELEASE_REJECTED_ERROR = "ReleaseRejected"  # the error the operator CLI sends to the approval gate to reject
+
+# Training (phase 03): the folder of the pipeline's artifacts prefix holding each registered model's drift baseline.
+PIPELINE_BASELINES_FOLDER = "baselines"
 
 # Data (phase 01): the event the validation Lambda publishes for every curated dataset.
 DATASET_EVENT_SOURCE = f"{PROJECT}.data"
@@ -42,7 +49,7 @@ STACK_PHASES = (
     StackPhase("data", "01", "data bucket, validation Lambda, seed dataset"),
     StackPhase("training", "03", "SageMaker training pipeline and model registry"),
     StackPhase("serving", "04", "endpoint role, guard alarms, release records"),
-    StackPhase("orchestration", "06", "promotion and retraining workflows"),
+    StackPhase("orchestration", "06", "promotion and retraining workflows, drift monitor"),
 )
 PHASE_NUMBERS = {phase.key: phase.number for phase in STACK_PHASES}
 
@@ -121,6 +128,11 @@ class Names:
     def pipeline_artifacts_prefix(self) -> str:
         """Key prefix in the artifacts bucket under which every pipeline execution writes its own folder."""
         return f"pipelines/{self.pipeline}"
+
+    @property
+    def pipeline_baselines_prefix(self) -> str:
+        """Where ModelEvaluation publishes each registered model's drift baseline: <prefix>/<execution id>/."""
+        return f"{self.pipeline_artifacts_prefix}/{PIPELINE_BASELINES_FOLDER}"
 
     @property
     def model_package_group(self) -> str:
@@ -233,3 +245,29 @@ class Names:
     @property
     def retraining_schedule(self) -> str:
         return f"{self.prefix}-retraining"
+
+    # ------------------------------------------------------------------------------------------ 06 model monitoring
+    @property
+    def drift_check_function(self) -> str:
+        return f"{self.prefix}-drift-check"
+
+    @property
+    def drift_check_schedule(self) -> str:
+        return f"{self.prefix}-drift-check"
+
+    @property
+    def drift_reports_prefix(self) -> str:
+        """Key prefix (artifacts bucket) of the drift check's reports: <prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/."""
+        return f"drift-reports/{self.env}"
+
+    def drift_alarm(self, stage: str) -> str:
+        """In ALARM while the endpoint's captured inputs drift from its model's baseline."""
+        return f"{self.endpoint(stage)}-drift"
+
+    def capture_schema_alarm(self, stage: str) -> str:
+        """In ALARM while too many of the endpoint's captured requests break the passenger schema."""
+        return f"{self.endpoint(stage)}-capture-schema-violations"
+
+    @property
+    def drift_retraining_rule(self) -> str:
+        return f"{self.prefix}-drift-retraining"

@@ -211,6 +211,9 @@ class MonitoringSettings(_Settings):
     missing_rate_increase: float = Field(gt=0.0, le=1.0)
     violation_rate_max: float = Field(ge=0.0, le=1.0)
     prediction_drift_alarms: bool  # off: a window that spans a model rollout holds the previous model's outputs
+    # The scheduled job (lambdas/drift_check): its memory bounds the window it can hold (measured in docs/06).
+    check_memory_mb: int = Field(ge=256, le=10240)
+    check_timeout_seconds: int = Field(ge=60, le=900)
 
     @field_validator("schedule")
     @classmethod
@@ -221,16 +224,20 @@ class MonitoringSettings(_Settings):
                 raise ValueError("must be rate(<n> <unit>) with n >= 1, unit minute/hour/day (plural when n > 1)")
         return value
 
+    @property
+    def schedule_period_minutes(self) -> int | None:
+        """The period of a rate(...) schedule in minutes; None for a cron(...) schedule."""
+        match = _RATE.match(self.schedule)
+        return int(match.group(1)) * _MINUTES_PER_UNIT[match.group(2).rstrip("s")] if match else None
+
     @model_validator(mode="after")
     def _window_and_retention_cover_the_schedule(self) -> MonitoringSettings:
-        match = _RATE.match(self.schedule)
-        if match:
-            period_minutes = int(match.group(1)) * _MINUTES_PER_UNIT[match.group(2).rstrip("s")]
-            if self.window_hours * 60 < period_minutes:
-                raise ValueError(
-                    f"window_hours ({self.window_hours}) is shorter than the schedule period ({self.schedule}): "
-                    "traffic between two runs would never be checked"
-                )
+        period_minutes = self.schedule_period_minutes
+        if period_minutes is not None and self.window_hours * 60 < period_minutes:
+            raise ValueError(
+                f"window_hours ({self.window_hours}) is shorter than the schedule period ({self.schedule}): "
+                "traffic between two runs would never be checked"
+            )
         if self.capture_expiration_days * 24 < self.window_hours + 24:
             raise ValueError(
                 f"capture_expiration_days ({self.capture_expiration_days}) must keep captured records at least one "

@@ -1,8 +1,10 @@
 """Phase 06: the retraining workflow: start the SageMaker pipeline, follow it to the end, alert on failure.
 
-Started by the retraining schedule and by the data stack's DatasetValidated event (stacks/orchestration.py).
-Overlapping runs are prevented: it does nothing when another execution of itself or a pipeline execution is
-already running. Input: {"trigger": "schedule" | "dataset" | "manual", "curated_uri"?: str, "sha256"?: str}.
+Started by the retraining schedule, by the data stack's DatasetValidated event and by the prod endpoint's drift
+alarm (stacks/orchestration.py, constructs/drift_monitor.py). Overlapping runs are prevented: it does nothing when
+another execution of itself or a pipeline execution is already running. Input: {"trigger": "schedule" | "dataset" |
+"drift" | "manual", "curated_uri"?: str, "sha256"?: str, "alarm"?: str}; only "dataset" trains on its own
+`curated_uri`, every other trigger (a drift alarm included) on the pipeline's default input.
 
     ApplyDefaults -> OverlapGuard (skip if busy) -> WhichInput -> StartPipeline -> poll until settled -> Succeeded
 """

@@ -32,6 +32,9 @@ MODEL_INPUT_DIR = f"{PROCESSING_ROOT}/model"
 TEST_INPUT_DIR = f"{PROCESSING_ROOT}/test"
 EVALUATION_OUTPUT_DIR = f"{PROCESSING_ROOT}/evaluation"
 EVALUATION_FILE = "evaluation.json"
+# ModelEvaluation also publishes the evaluated model's BASELINE_FILE as an object of its own (the model package's
+# DriftCheckBaselines points at it), so the monitor reads a small JSON file instead of opening model.tar.gz.
+BASELINE_OUTPUT_DIR = f"{PROCESSING_ROOT}/baseline"
 
 # evaluation.json follows the Model Registry model-quality layout:
 #   {"binary_classification_metrics": {"accuracy": {"value": 0.83, "standard_deviation": "NaN"}, ...}}

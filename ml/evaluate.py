@@ -1,4 +1,5 @@
 """Phase 02: ModelEvaluation: score the trained model on the held-out test split; write evaluation.json and plots.
+With --baseline-output-dir it also publishes the model's drift baseline (baseline.json, written by TrainModel).
 
 SageMaker Processing runs this file with its default paths; the model arrives as model.tar.gz (extracted here),
 locally --model-dir may be an already-extracted model folder. evaluation.json uses the Model Registry
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics
 
-from ml import contracts, dataset, gender_rule, inference, schema
+from ml import baseline, contracts, dataset, gender_rule, inference, schema
 
 EXIT_INVALID_DATA = 2
 MODEL_ARCHIVE = "model.tar.gz"
@@ -37,6 +38,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-dir", default=contracts.MODEL_INPUT_DIR, help="holds model.tar.gz or the model")
     parser.add_argument("--test-dir", default=contracts.TEST_INPUT_DIR, help="folder of the test split, or a file")
     parser.add_argument("--output-dir", default=contracts.EVALUATION_OUTPUT_DIR)
+    parser.add_argument(
+        "--baseline-output-dir",
+        default=None,
+        help=f"also publish the model's {contracts.BASELINE_FILE} here (the pipeline: {contracts.BASELINE_OUTPUT_DIR})",
+    )
     return parser.parse_args(argv)
 
 
@@ -120,13 +126,31 @@ def write_plots(y_true: np.ndarray, probabilities: np.ndarray, section: dict[str
     return ["confusion_matrix.png", "roc_curve.png"]
 
 
+def publish_baseline(model_folder: Path, output_dir: Path) -> Path:
+    """Copy the model's drift baseline, as TrainModel wrote it, to output_dir; InvalidData when it is missing or not
+    a baseline this code reads (a model the monitor could not judge is not registered)."""
+    source = model_folder / contracts.BASELINE_FILE
+    try:
+        text = source.read_bytes()
+        baseline.loads(text, str(source))
+    except (OSError, baseline.BaselineError) as error:
+        raise dataset.InvalidData(f"the model has no usable drift baseline: {error}") from None
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / contracts.BASELINE_FILE
+    dataset.write_atomically(target, text)
+    return target
+
+
 def evaluate(args: argparse.Namespace, plots: bool = True) -> dict[str, Any]:
     """Write evaluation.json (and the plots unless `plots` is False: the champion check needs numbers only)."""
     records, test_sha = dataset.read_records(args.test_dir)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as workspace:
-        model = inference.model_fn(str(extract_model(Path(args.model_dir), Path(workspace))))
+        model_folder = extract_model(Path(args.model_dir), Path(workspace))
+        model = inference.model_fn(str(model_folder))
+        if args.baseline_output_dir:
+            publish_baseline(model_folder, Path(args.baseline_output_dir))
     y_true = np.array([record[schema.LABEL] for record in records], dtype=np.int64)
     probabilities = inference.predict_fn(records, model)
     section = quality_report(y_true, probabilities)

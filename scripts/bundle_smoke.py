@@ -4,7 +4,8 @@
 
 Packs `<ml-root>/ml` exactly as the training stack does (constructs/code_bundle.py), unpacks it in a temporary
 folder and runs, with the bundle root as working directory: `python ml/preprocess.py`, `python ml/train.py` with the
-training toolkit's SM_* variables, `python ml/evaluate.py` on a model.tar.gz, the quality-gate JsonGet on
+training toolkit's SM_* variables, `python ml/evaluate.py` on a model.tar.gz (publishing its drift baseline as the
+pipeline does), the quality-gate JsonGet on
 evaluation.json, then imports `serving_entry.py` from another folder and predicts one passenger. Exit 0 when every
 step works; it proves the bundle layout, not the containers' Python version.
 """
@@ -26,7 +27,8 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 import stacks  # noqa: E402, F401  (makes the project's constructs/ importable)
 from constructs.code_bundle import build_tarball, collect  # noqa: E402
-from ml.contracts import metric_json_path  # noqa: E402
+from ml.baseline import load as load_baseline  # noqa: E402
+from ml.contracts import BASELINE_FILE, metric_json_path  # noqa: E402
 from ml.smoke import KNOWN_PASSENGERS  # noqa: E402
 from stacks.training import BUNDLE_EXCLUDED_FOLDERS, SERVING_ENTRY_MODULE, SERVING_ENTRY_SOURCE  # noqa: E402
 
@@ -84,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             for path in sorted((work / "model").iterdir()):
                 tar.add(path, arcname=path.name)
         run("ModelEvaluation", [python, "ml/evaluate.py", "--model-dir", "../model-input", "--test-dir",
-                                "../splits/test", "--output-dir", "../evaluation"], code)  # fmt: skip
+                                "../splits/test", "--output-dir", "../evaluation", "--baseline-output-dir",
+                                "../baseline"], code)  # fmt: skip
+        published = load_baseline(work / "baseline" / BASELINE_FILE)
+        print(f"--- drift baseline published: {len(published['features'])} columns, baseline_version "
+              f"{published['baseline_version']}")  # fmt: skip
 
         value = json.loads((work / "evaluation" / "evaluation.json").read_text())
         path = metric_json_path(args.metric)

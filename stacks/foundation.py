@@ -63,7 +63,7 @@ class FoundationStack(Stack):
             access_log_prefix="artifacts/",
             noncurrent_version_expiration_days=config.storage.noncurrent_version_expiration_days,
             destroy_on_delete=config.destroy_on_delete,
-            lifecycle_rules=[self._mlflow_artifact_retention()],
+            lifecycle_rules=[self._mlflow_artifact_retention(), self._capture_expiration()],
         )
         topic = sns.Topic(
             self,
@@ -74,6 +74,7 @@ class FoundationStack(Stack):
             enforce_ssl=True,
         )
         topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
+        self._let_alarms_publish(topic)
         self.outputs = Foundation(
             key=key, access_log_bucket=access_logs.bucket, artifacts_bucket=artifacts.bucket, alerts_topic=topic
         )
@@ -87,6 +88,31 @@ class FoundationStack(Stack):
             noncurrent_version_expiration=Duration.days(self._config.mlflow.artifact_noncurrent_days),
             abort_incomplete_multipart_upload_after=Duration.days(1),
             expired_object_delete_marker=True,  # a deleted artifact's marker goes once no version is left
+        )
+
+    def _let_alarms_publish(self, topic: sns.Topic) -> None:
+        """CloudWatch publishes an alarm's actions as cloudwatch.amazonaws.com, under the topic's policy: only this
+        account's alarms named for this environment may (the drift monitor added alarms; this covers every alarm)."""
+        alarms = f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{self._names.prefix}-*"
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisEnvironmentsAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}, "ArnLike": {"aws:SourceArn": alarms}},
+            )
+        )
+
+    def _capture_expiration(self) -> s3.LifecycleRule:
+        """Endpoint data capture holds passengers' names and tickets: kept only as long as the drift check needs it
+        ([monitoring] capture_expiration_days), and its expired versions go a day later, not after the bucket's
+        noncurrent-version retention (docs/06-observability-operations.md, "Model monitoring")."""
+        return s3.LifecycleRule(
+            id="expire-data-capture",
+            prefix=f"{self._names.data_capture_prefix}/",
+            expiration=Duration.days(self._config.monitoring.capture_expiration_days),
+            noncurrent_version_expiration=Duration.days(1),
         )
 
     def _environment_key(self) -> kms.Key:

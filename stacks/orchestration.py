@@ -2,8 +2,10 @@
 
 - Promotion (the phase 04 release: constructs/promotion/): started by the approval of a model package in this
   environment's group (EventBridge) or by the operator CLI (scripts/release.py).
-- Retraining (constructs/retraining_workflow.py): started by the EventBridge Scheduler schedule and by the data
-  stack's DatasetValidated event.
+- Retraining (constructs/retraining_workflow.py): started by the EventBridge Scheduler schedule, by the data
+  stack's DatasetValidated event and by the prod endpoint's drift alarm.
+- The drift monitor (constructs/drift_monitor.py): the scheduled drift check of the endpoints' captured traffic,
+  its alarms, and the alarm -> retraining rule.
 Both run as monitored state machines (constructs/monitored_state_machine.py): logs, tracing, a failure alarm.
 """
 
@@ -22,6 +24,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from config import EnvironmentConfig
 from constructs import Construct
 from constructs.compliance import skip_checkov
+from constructs.drift_monitor import DriftMonitor, DriftMonitorOutputs, DriftMonitorTargets
 from constructs.monitored_state_machine import MonitoredStateMachine
 from constructs.promotion import PromotionTargets, PromotionWorkflow
 from constructs.python_function import PowertoolsFunction
@@ -51,6 +54,7 @@ PROMOTION_UNSCOPED_WRITES = (
 class Orchestration:
     promotion_state_machine: sfn.IStateMachine
     retraining_state_machine: sfn.IStateMachine
+    drift_monitor: DriftMonitorOutputs  # the check function, its dead-letter queue, the drift and schema alarms
 
 
 class OrchestrationStack(Stack):
@@ -114,8 +118,26 @@ class OrchestrationStack(Stack):
         self._release_on_approval(promotion_machine, training.model_package_group_name)
         self._retrain_on_new_data(retraining_machine, data)
         self._retrain_on_schedule(retraining_machine)
+        drift = DriftMonitor(
+            self,
+            "DriftMonitor",
+            targets=DriftMonitorTargets(
+                names=self._names,
+                key=foundation.key,
+                artifacts_bucket=foundation.artifacts_bucket,
+                endpoint_names=serving.endpoint_names,
+                model_package_group_name=training.model_package_group_name,
+                alerts_topic=foundation.alerts_topic,
+                retraining_state_machine=retraining_machine,
+            ),
+            settings=config.monitoring,
+            log_retention_days=config.log_retention_days,
+            destroy_on_delete=config.destroy_on_delete,
+        )
         self.outputs = Orchestration(
-            promotion_state_machine=promotion_machine, retraining_state_machine=retraining_machine
+            promotion_state_machine=promotion_machine,
+            retraining_state_machine=retraining_machine,
+            drift_monitor=drift.outputs,
         )
 
     def _smoke_test_function(self, foundation: Foundation, serving: Serving) -> PowertoolsFunction:

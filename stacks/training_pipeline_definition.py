@@ -35,6 +35,7 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 from constructs.sklearn_image import SKLEARN_VERSION, sklearn_image_uri
 from ml import contracts
 from stacks.sagemaker_offline import offline_session
+from stacks.training_pipeline_baseline import baseline_output, drift_check_baselines, published_baseline_uri
 from stacks.training_pipeline_contract import (
     ARTIFACTS_BUCKET,
     BUNDLE_ROOT_IN_PROCESSING,
@@ -127,7 +128,7 @@ def build_pipeline(settings: DefinitionSettings) -> Pipeline:
     preprocess = _preprocess_step(settings, session, parameters, code_input)
     train = _train_step(settings, session, parameters, preprocess)
     evaluate, metric, evaluation_uri = _evaluate_step(settings, session, parameters, code_input, preprocess, train)
-    register = _register_step(settings, session, train, evaluation_uri)
+    register = _register_step(settings, session, train, evaluation_uri, published_baseline_uri(evaluate))
     fail = FailStep(
         name=FAIL_STEP,
         error_message=Join(
@@ -257,7 +258,8 @@ def _evaluate_step(
                     output_name="evaluation",
                     source=contracts.EVALUATION_OUTPUT_DIR,
                     destination=_artifacts(settings, "evaluation"),
-                )
+                ),
+                baseline_output(settings),
             ],
             arguments=[
                 "--model-dir",
@@ -266,6 +268,8 @@ def _evaluate_step(
                 contracts.TEST_INPUT_DIR,
                 "--output-dir",
                 contracts.EVALUATION_OUTPUT_DIR,
+                "--baseline-output-dir",
+                contracts.BASELINE_OUTPUT_DIR,
             ],
         ),
         property_files=[evaluation_report],
@@ -285,7 +289,9 @@ def _evaluate_step(
     return evaluate, metric, evaluation_uri
 
 
-def _register_step(settings, session, train: TrainingStep, evaluation_uri: Join) -> _RegisterModelStep:
+def _register_step(
+    settings, session, train: TrainingStep, evaluation_uri: Join, baseline_uri: Join
+) -> _RegisterModelStep:
     """RegisterModel: the same image serves; SAGEMAKER_PROGRAM names a top-level module of the bundle because the
     serving container imports it by module name (see docs/03-sagemaker-pipeline.md)."""
     model = Model(
@@ -311,6 +317,7 @@ def _register_step(settings, session, train: TrainingStep, evaluation_uri: Join)
             model_statistics=MetricsSource(content_type=contracts.JSON_CONTENT_TYPE, s3_uri=evaluation_uri)
         ),
         description=f"titanic-sagemaker model from pipeline {settings.pipeline_name}",
+        **drift_check_baselines(baseline_uri),
     )
     if register_args.need_runtime_repack:  # only a model with an entry point is repacked; this one has none
         raise AssertionError("the registered model must not need a repack step")

@@ -15,6 +15,9 @@ tests that execute the synthesized state machines (tests/workflows/) enter `emul
 - Endpoints have no model behind them: a test queues the bodies the endpoints answer with, in call order (moto's own
   result queue caches one answer per endpoint and body, which a second release would replay).
 And `pipeline_statuses`: moto's pipeline executions succeed at once; it makes them report a given status sequence.
+And `eventbridge_json_input`: moto's EventBridge writes a string value into an InputTransformer's JSON template as
+bare text (`"alarm": titanic-dev-prod-drift`), where EventBridge writes it as a JSON string (the AWS example
+`{"instance": <instance>}` gives `{"instance": "i-0123456789"}`); the patch fills placeholders the way EventBridge does.
 
 When moto gains one of these, delete its patch here: the executed workflow tests show whether moto's own behaviour
 is enough.
@@ -131,6 +134,35 @@ def pipeline_statuses() -> Iterator[list[str]]:
         ),
     ):
         yield statuses
+
+
+# ------------------------------------------------------------------------------------------------------ EventBridge
+def _fill_json_template(input_template, input_paths_map, event):
+    """An InputTransformer as EventBridge applies it: a value inside quotes as text, a bare one as JSON."""
+    from jsonpath_ng.ext import parse
+
+    text = input_template
+    for name, path in (input_paths_map or {}).items():
+        matches = parse(path).find(event)
+        value = matches[0].value if matches else None
+        text = text.replace(f'"<{name}>"', json.dumps("" if value is None else str(value)))
+        text = text.replace(f"<{name}>", json.dumps(value))
+    return json.loads(text)
+
+
+@contextmanager
+def eventbridge_json_input() -> Iterator[None]:
+    from moto.events.utils import EventTemplateParser
+
+    original = EventTemplateParser.parse
+
+    def parse(input_template, input_paths_map, event):
+        if not input_template:
+            return original(input_template, input_paths_map, event)
+        return _fill_json_template(input_template, input_paths_map, event)
+
+    with mock.patch.object(EventTemplateParser, "parse", staticmethod(parse)):
+        yield
 
 
 # ------------------------------------------------------------------------------------------------------ Step Functions

@@ -336,6 +336,8 @@ def test_every_environment_has_a_serving_and_orchestration_section():
         ("violation_rate_max = 0.05", "violation_rate_max = 1.5", "monitoring.violation_rate_max", "less than"),
         ("prediction_drift_alarms = false\n", "", "monitoring.prediction_drift_alarms", "is required but missing"),
         ("window_hours = 24", "window_hours = 24\nwindow_days = 1", "monitoring.window_days", "not a known setting"),
+        ("check_memory_mb = 1024", "check_memory_mb = 128", "monitoring.check_memory_mb", "greater than or equal"),
+        ("check_timeout_seconds = 300", "check_timeout_seconds = 901", "monitoring.check_timeout_seconds", "less"),
     ],
 )
 def test_bad_monitoring_values_name_the_field(environments_dir, replace, by, field, reason):
@@ -356,3 +358,11 @@ def test_monitoring_reaches_every_environment_hourly_and_keeps_capture_briefly()
         assert monitoring.capture_expiration_days <= 7  # the capture holds names and tickets: kept only for the check
         assert Thresholds.from_settings(monitoring).min_records == monitoring.min_records
     assert load_environment("prod").monitoring.window_hours <= load_environment("dev").monitoring.window_hours
+
+
+def test_the_schedule_period_is_known_for_rate_schedules_only():
+    monitoring = load_environment("dev").monitoring
+    assert monitoring.schedule_period_minutes == 60
+    assert monitoring.model_copy(update={"schedule": "rate(30 minutes)"}).schedule_period_minutes == 30
+    assert monitoring.model_copy(update={"schedule": "rate(2 days)"}).schedule_period_minutes == 2880
+    assert monitoring.model_copy(update={"schedule": "cron(5 * * * ? *)"}).schedule_period_minutes is None

@@ -2,7 +2,8 @@
 point, patched), in a form that does not depend on the test: each parameter that came from the function's
 environment or its event is written as a placeholder, `${env:DATA_BUCKET}`, `${event:ResourceProperties.SourceKey}`,
 whatever follows a value taken from the environment (a key under `${env:CURATED_PREFIX}`) as `*`, and any other
-literal the handler's code does not contain (test data: version ids, row counts) as `<value>`.
+literal the handler's code does not contain (test data: version ids, row counts) as `<value>`. A list keeps each
+distinct normalized item once, so a batch (metric data points) is recorded as the shapes of its items.
 
 tests/access/lambda_calls.json holds every call so recorded. The root conftest checks, in every test, that each
 call a handler makes is in that file, so a new call fails the test that makes it until `make access-record`
@@ -100,7 +101,11 @@ def _normalize(value: Any, substitutions: list[tuple[str, str]], sources: str) -
     if isinstance(value, dict):
         return {key: _normalize(item, substitutions, sources) for key, item in sorted(value.items())}
     if isinstance(value, list):
-        return [_normalize(item, substitutions, sources) for item in value]
+        distinct: list = []
+        for item in (_normalize(item, substitutions, sources) for item in value):
+            if item not in distinct:
+                distinct.append(item)
+        return distinct
     if isinstance(value, bytes | bytearray) or hasattr(value, "read"):
         return "<body>"
     if isinstance(value, str) and value.startswith("{"):
@@ -112,8 +117,13 @@ def _normalize(value: Any, substitutions: list[tuple[str, str]], sources: str) -
         alternatives = _placeholders(value, substitutions)
         if alternatives:
             return alternatives[0] if len(alternatives) == 1 else alternatives
-    # A literal the handler's code contains is a constant of the code; anything else is test data.
-    return value if isinstance(value, bool) or f"{value}" in sources else "<value>"
+    # A literal the handler's code contains is a constant of the code; anything else is test data. A number counts
+    # only as a whole literal (0.0 is not a constant of code that says 1000.0).
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value if re.search(rf"(?<![\w.]){re.escape(str(value))}(?![\w.])", sources) else "<value>"
+    return value if f"{value}" in sources else "<value>"
 
 
 def _placeholders(text: str, substitutions: list[tuple[str, str]]) -> list[str]:

@@ -36,6 +36,14 @@ def test_test_data_is_not_recorded_but_constants_of_the_code_are():
     assert normalized == {"VersionId": "<value>", "Directive": "REPLACE", "Message": "<value>"}
 
 
+def test_numbers_are_constants_only_as_whole_literals_and_a_batch_is_recorded_as_its_shapes():
+    sources = "MaxKeys=1\nlatency * 1000.0"
+    normalized = recorder._normalize(
+        {"MaxKeys": 1, "Value": 0.0, "Items": [{"Value": 0.5}, {"Value": 0.25}, {"Value": 1000.0}]}, [], sources
+    )
+    assert normalized == {"MaxKeys": 1, "Value": "<value>", "Items": [{"Value": "<value>"}, {"Value": 1000.0}]}
+
+
 def test_only_calls_made_by_handler_code_are_recorded_and_new_ones_are_unknown(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     code = compile(

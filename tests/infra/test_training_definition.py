@@ -122,9 +122,9 @@ def test_evaluation_reads_the_model_and_test_split_and_declares_the_report(deplo
         "Get": "Steps.DataPreProcessing.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
     }
     assert inputs["test"]["LocalPath"] == contracts.TEST_INPUT_DIR
-    (output,) = arguments["ProcessingOutputConfig"]["Outputs"]
-    assert output["OutputName"] == "evaluation"
-    assert output["S3Output"]["LocalPath"] == contracts.EVALUATION_OUTPUT_DIR
+    outputs = {o["OutputName"]: o for o in arguments["ProcessingOutputConfig"]["Outputs"]}
+    assert set(outputs) == {"evaluation", "baseline"}  # the baseline: test_the_evaluated_models_baseline_...
+    assert outputs["evaluation"]["S3Output"]["LocalPath"] == contracts.EVALUATION_OUTPUT_DIR
     assert step["PropertyFiles"] == [
         {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": contracts.EVALUATION_FILE}
     ]
@@ -135,7 +135,28 @@ def test_evaluation_reads_the_model_and_test_split_and_declares_the_report(deplo
         contracts.TEST_INPUT_DIR,
         "--output-dir",
         contracts.EVALUATION_OUTPUT_DIR,
+        "--baseline-output-dir",
+        contracts.BASELINE_OUTPUT_DIR,
     ]
+
+
+def test_the_evaluated_models_baseline_is_published_and_referenced_by_the_package(deployed):
+    config, _, steps, _, _ = deployed
+    outputs = {o["OutputName"]: o for o in steps["ModelEvaluation"]["Arguments"]["ProcessingOutputConfig"]["Outputs"]}
+    baseline = outputs["baseline"]["S3Output"]
+    assert baseline["LocalPath"] == contracts.BASELINE_OUTPUT_DIR
+    assert _join(baseline["S3Uri"]) == [
+        f"s3://${{ArtifactsBucket}}/{config.names.pipeline_baselines_prefix}",
+        {"Get": "Execution.PipelineExecutionId"},
+    ]
+    arguments = steps["RegisterModel"]["Arguments"]
+    statistics = arguments["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]
+    assert statistics["ContentType"] == "application/json"
+    assert _join(statistics["S3Uri"]) == [
+        {"Get": "Steps.ModelEvaluation.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
+        contracts.BASELINE_FILE,
+    ]
+    assert arguments["CustomerMetadataProperties"] == {"drift-baseline-format": "titanic-sagemaker ml/baseline.py v1"}
 
 
 def test_gate_compares_the_evaluated_metric_with_the_threshold_parameter(deployed):

@@ -116,3 +116,33 @@ def test_defaults_are_the_sagemaker_processing_paths() -> None:
         contracts.TEST_INPUT_DIR,
         contracts.EVALUATION_OUTPUT_DIR,
     )
+
+
+def test_the_models_baseline_is_published_from_the_archive_as_trained(
+    pipeline: dict[str, Path], tmp_path: Path
+) -> None:
+    model_input = tmp_path / "model"
+    model_input.mkdir()
+    with tarfile.open(model_input / "model.tar.gz", "w:gz") as tar:
+        for name in (contracts.MODEL_FILE, contracts.METADATA_FILE, contracts.BASELINE_FILE):
+            tar.add(pipeline["model"] / name, arcname=name)
+    argv = ["--model-dir", str(model_input), "--test-dir", str(pipeline["splits"] / "test")]
+    published = tmp_path / "baseline"
+    assert evaluate.main([*argv, "--output-dir", str(tmp_path / "e"), "--baseline-output-dir", str(published)]) == 0
+    assert (published / contracts.BASELINE_FILE).read_bytes() == (
+        pipeline["model"] / contracts.BASELINE_FILE
+    ).read_bytes()
+
+
+def test_a_model_without_a_baseline_is_not_evaluated_when_the_baseline_is_asked_for(
+    pipeline: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model_input = tmp_path / "model"
+    model_input.mkdir()
+    for name in (contracts.MODEL_FILE, contracts.METADATA_FILE):  # a model trained before baselines existed
+        (model_input / name).write_bytes((pipeline["model"] / name).read_bytes())
+    argv = ["--model-dir", str(model_input), "--test-dir", str(pipeline["splits"] / "test")]
+    output = tmp_path / "e"
+    assert evaluate.main([*argv, "--output-dir", str(output), "--baseline-output-dir", str(tmp_path / "b")]) == 2
+    assert "no usable drift baseline" in capsys.readouterr().err
+    assert not (output / contracts.EVALUATION_FILE).exists() and not (tmp_path / "b").exists()
