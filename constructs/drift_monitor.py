@@ -8,10 +8,8 @@
     -> EventBridge rule: the drift alarm of a RETRAIN_ON_DRIFT_STAGES endpoint entering ALARM starts the retraining
        workflow with {"trigger": "drift", "alarm": <alarm name>}.
 
-The function reads only the capture prefix and the baselines folder, writes only the reports prefix, describes only
-this environment's endpoints, release models and configs and its group's packages, and publishes metrics only to its
-namespace (cloudwatch:namespace condition).
-"""
+The function reads only the capture and baselines prefixes, writes only the reports prefix, describes only this
+environment's endpoints, models, configs and packages, and publishes only to its namespace (condition)."""
 
 from __future__ import annotations
 
@@ -53,11 +51,9 @@ RUNTIME_RESERVE_MB = 128
 DRIFT_RUNBOOK = "docs/runbooks/drift-detected.md"
 SCHEMA_RUNBOOK = "docs/runbooks/capture-schema-violations.md"
 MAX_ALARM_PERIOD_MINUTES = 24 * 60
-# The schedule starts one invocation per window and its retry reuses the window, so runs never pile up.
 NO_RESERVATION = (
-    "Started only by its EventBridge Scheduler schedule, one invocation per window (a retry re-reads the same window), "
-    "so it never runs in parallel with itself; a reservation would cap nothing and fail the first deploy of a new "
-    "account, whose Lambda concurrency quota of 10 leaves nothing to reserve."
+    "Started only by its schedule, one invocation per window (a retry re-reads it), so it never runs beside itself; a "
+    "reservation caps nothing and fails the first deploy of a new account (Lambda concurrency quota 10)."
 )
 
 

@@ -3,6 +3,7 @@ checkov skips, IAM actions spelt as IAM spells them."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -136,7 +137,9 @@ def _policy_actions(template: dict):
         properties = resource.get("Properties", {})
         inline = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
         documents = [properties.get("PolicyDocument"), properties.get("KeyPolicy"), *inline]
-        for document in filter(None, documents):
+        # A document given as text (AWS::Logs::ResourcePolicy, rendered with Fn::Join) is read where it is plain JSON.
+        documents = [json.loads(d) if isinstance(d, str) else d for d in documents]
+        for document in (d for d in documents if isinstance(d, dict) and "Statement" in d):
             for statement in document["Statement"]:
                 actions = statement.get("Action", [])
                 yield from ((logical_id, action) for action in ([actions] if isinstance(actions, str) else actions))

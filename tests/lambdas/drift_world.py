@@ -61,7 +61,7 @@ def shifted(people: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def baseline_document() -> dict[str, Any]:
     train = split("train")
-    return baseline.build(train, [probability(p) for p in split("validation")], 0.5)
+    return baseline.build(train, [probability(p) for p in split("validation")], 0.5, "train")
 
 
 def _body(chunk: Sequence[dict[str, Any]], content_type: str) -> bytes:
