@@ -204,6 +204,20 @@ rollback: $(VENV_STAMP) ## redeploy the package prod served before its current o
 cleanup: $(VENV_STAMP) ## list (CONFIRM=yes: delete) endpoints/configs/models the workflow made (ENV=… TARGET=all|endpoints|models|configs; needs AWS)
 	@$(PY) scripts/release.py cleanup --env $(ENV) --target $(TARGET) $(if $(filter yes,$(CONFIRM)),--confirm,)
 
+# ---------------------------------------------------------------------------------------------- observability and cost
+# Phases 06/07: docs/06-observability-operations.md (alarms, dashboard, runbooks) and docs/07-cost-governance.md.
+.PHONY: cost
+cost: synth ## monthly cost estimate of ENV from its synthesized templates and config: table, always-on, one pipeline run, idle (offline)
+	@$(PY) scripts/cost.py --env $(ENV) cdk.out
+
+.PHONY: orphans
+orphans: $(VENV_STAMP) ## what costs money in ENV and no release record references, now (the weekly report; read-only; needs AWS)
+	@$(PY) scripts/orphans.py --env $(ENV)
+
+.PHONY: release-check
+release-check: $(VENV_STAMP) ## ENV's four release questions: pipeline ran, endpoints pass smoke, alarms OK, spend within budget (exit 1 on a fail; needs AWS)
+	@$(PY) scripts/release_check.py --env $(ENV)
+
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
 bench: bench-synth bench-ml bench-validate-data bench-drift ## every benchmark

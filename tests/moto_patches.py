@@ -15,6 +15,9 @@ tests that execute the synthesized state machines (tests/workflows/) enter `emul
 - Endpoints have no model behind them: a test queues the bodies the endpoints answer with, in call order (moto's own
   result queue caches one answer per endpoint and body, which a second release would replay).
 And `pipeline_statuses`: moto's pipeline executions succeed at once; it makes them report a given status sequence.
+For the orphan report (tests/lambdas/test_orphan_report.py): `mlflow_listing` answers ListMlflowTrackingServers and
+ListMlflowApps, which moto does not implement; `job_in_progress` keeps a job running (moto's complete at once);
+`created_days_ago` ages an endpoint (moto's are created now).
 
 When moto gains one of these, delete its patch here: the executed workflow tests show whether moto's own behaviour
 is enough.
@@ -27,6 +30,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -194,3 +198,34 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
         mock.patch.object(StateTaskService, "_SERVICE_NAME_SFN_TO_BOTO_OVERRIDES", overrides),
     ):
         yield SimpleNamespace(clock=clock, updates=updates, answers=answers)
+
+
+# ------------------------------------------------------------------------------------------------------ orphan report
+@contextmanager
+def mlflow_listing(servers: tuple[str, ...] = (), apps: tuple[str, ...] = ()) -> Iterator[None]:
+    """ListMlflowTrackingServers and ListMlflowApps answer with these names (moto: "not implemented")."""
+
+    def list_servers(response: SageMakerResponse) -> ActionResult:
+        return ActionResult({"TrackingServerSummaries": [{"TrackingServerName": name} for name in servers]})
+
+    def list_apps(response: SageMakerResponse) -> ActionResult:
+        return ActionResult({"Summaries": [{"Name": name} for name in apps]})
+
+    with (
+        mock.patch.object(SageMakerResponse, "list_mlflow_tracking_servers", list_servers, create=True),
+        mock.patch.object(SageMakerResponse, "list_mlflow_apps", list_apps, create=True),
+    ):
+        yield
+
+
+def job_in_progress(kind: str, name: str) -> None:
+    """Mark a moto training or processing job (kind: "training" | "processing") as still running."""
+    backend = sagemaker_backends[ACCOUNT][REGION]
+    jobs = backend.training_jobs if kind == "training" else backend.processing_jobs
+    setattr(jobs[name], f"{kind}_job_status", "InProgress")
+
+
+def created_days_ago(endpoint: str, days: int) -> None:
+    """Move a moto endpoint's CreationTime `days` into the past."""
+    record = sagemaker_backends[ACCOUNT][REGION].endpoints[endpoint]
+    record.creation_time = record.creation_time - timedelta(days=days)
