@@ -223,9 +223,8 @@ def estimate(config: EnvironmentConfig, templates: dict[str, dict], prices: dict
     orchestration = config.orchestration
     if orchestration.retrain_schedule_enabled:
         runs = runs_per_month(orchestration.retrain_schedule)
-        lines.append(
-            Line("scheduled retraining", f"{runs:.2f} pipeline runs ({orchestration.retrain_schedule})", 0, runs * run)
-        )
+        what = f"{runs:.2f} pipeline runs ({orchestration.retrain_schedule})"
+        lines.append(Line("scheduled retraining", what, runs * run, runs * run))  # traffic or not, it runs
     weekly = WEEKS_PER_MONTH * (
         ORPHAN_REPORT_SECONDS * ORPHAN_REPORT_GB * prices["lambda.arm.gb-second"].usd + prices["lambda.request"].usd
     )

@@ -25,9 +25,9 @@ def test_a_stale_or_unsourced_price_is_refused(tmp_path):
         '[price."kms.key"]\nusd = 1.0\nunit = "key-month"\nas_of = "2026-01-01"\nbasis = "list"\n'
         'source = "https://aws.amazon.com/kms/pricing/"\n'
     )
-    assert cost.load_prices("eu-west-1", date(2026, 6, 29), 180, tmp_path)["kms.key"].usd == 1.0
+    assert cost.load_prices("eu-west-1", date(2026, 6, 30), 180, tmp_path)["kms.key"].usd == 1.0  # 180 days old
     with pytest.raises(cost.PriceTableError, match="checked on 2026-01-01, more than 180 days ago"):
-        cost.load_prices("eu-west-1", date(2026, 6, 30), 180, tmp_path)
+        cost.load_prices("eu-west-1", date(2026, 7, 1), 180, tmp_path)
     (tmp_path / "eu-west-1.toml").write_text('[price."kms.key"]\nusd = 1.0\nunit = "key-month"\nas_of = "2026-01-01"\n')
     with pytest.raises(cost.PriceTableError, match="needs usd, unit, as_of, basis, source"):
         cost.load_prices("eu-west-1", date(2026, 1, 2), 180, tmp_path)
@@ -83,7 +83,7 @@ def test_scheduled_retraining_counts_in_idle_and_a_weekly_cron_runs_about_four_t
     assert cost.runs_per_month("cron(0 5 * * ? *)") == pytest.approx(30.44, abs=0.01)
     prod = _estimate(synthesis, CONFIGS["prod"])
     (scheduled,) = [line for line in prod.lines if line.resource == "scheduled retraining"]
-    assert scheduled.idle == pytest.approx(4.348 * prod.pipeline_run, rel=0.001)
+    assert scheduled.idle == scheduled.always_on == pytest.approx(4.348 * prod.pipeline_run, rel=0.001)
     dev = _estimate(synthesis, CONFIGS["dev"])
     assert not load_environment("dev").orchestration.retrain_schedule_enabled
     assert all(line.resource != "scheduled retraining" for line in dev.lines)

@@ -151,7 +151,7 @@ OPERATOR_WRITES = {
     "states:SendTaskFailure",
     "states:StartExecution",
 }
-READ_VERBS = ("Describe", "Get", "List", "Filter", "StartQuery")
+READ_VERBS = ("Describe", "Get", "List", "Filter", "StartQuery", "View", "Query")
 NO_RESOURCE_LEVEL = {
     "cloudwatch:GetMetricData",
     "cloudwatch:GetMetricStatistics",
@@ -164,6 +164,11 @@ NO_RESOURCE_LEVEL = {
     "sagemaker:ListModels",
     "sagemaker:ListModelPackages",
     "sagemaker:ListPipelineExecutions",
+    "sagemaker:ListTrainingJobs",
+    "sagemaker:ListProcessingJobs",
+    "sagemaker:ListMlflowTrackingServers",
+    "sagemaker:ListMlflowApps",
+    "tag:GetResources",
     "states:SendTaskSuccess",
     "states:SendTaskFailure",
 }
