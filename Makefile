@@ -216,6 +216,20 @@ cleanup: $(VENV_STAMP) ## list (CONFIRM=yes: delete) endpoints/configs/models th
 registry-audit: $(VENV_STAMP) ## who changed ENV's model registry and releases, and when (SINCE=7d|12h|2026-11-01, default 30d; needs AWS)
 	@$(PY) scripts/registry_audit.py --env $(ENV) $(if $(SINCE),--since '$(SINCE)')
 
+# ---------------------------------------------------------------------------------------------- observability and cost
+# Phases 06/07: docs/06-observability-operations.md (alarms, dashboard, runbooks) and docs/07-cost-governance.md.
+.PHONY: cost
+cost: synth ## monthly cost estimate of ENV from its synthesized templates and config: table, always-on, one pipeline run, idle (offline)
+	@$(PY) scripts/cost.py --env $(ENV) cdk.out
+
+.PHONY: orphans
+orphans: $(VENV_STAMP) ## what costs money in ENV and no release record references, now (the weekly report; read-only; needs AWS)
+	@$(PY) scripts/orphans.py --env $(ENV)
+
+.PHONY: release-check
+release-check: $(VENV_STAMP) ## ENV's four release questions: pipeline ran, endpoints pass smoke, alarms OK, spend within budget (exit 1 on a fail; needs AWS)
+	@$(PY) scripts/release_check.py --env $(ENV)
+
 # ---------------------------------------------------------------------------------------------- benchmarks
 .PHONY: bench
 bench: bench-synth bench-ml bench-validate-data bench-drift bench-drift-check ## every benchmark

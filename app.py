@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Phases 00-06: the CDK app: every selected environment's stacks, tagged, checked by cdk-nag and the tags rule.
+"""Phases 00-07: the CDK app: every selected environment's stacks, tagged, checked by cdk-nag and the tags rule.
 
 `cdk synth` (or `python app.py`) builds all environments; `-c env=NAME` or `ENV=NAME` builds one.
 """

@@ -43,13 +43,15 @@ class StackPhase:
     holds: str  # the end of the stack's description
 
 
-# Deployed in this order. Phases 02 (ml/ code) and 05 (CI/CD) have no stack; 07 is not built yet (README phase map).
+# Deployed in this order. Phases 02 (ml/ code) and 05 (CI/CD) have no stack; the last stack holds the observability
+# part of phase 06 and the cost governance of phase 07 (README phase map).
 STACK_PHASES = (
     StackPhase("foundation", "00", "KMS key, log and artifacts buckets, alerts topic"),
     StackPhase("data", "01", "data bucket, validation Lambda, seed dataset"),
     StackPhase("training", "03", "SageMaker training pipeline and model registry"),
     StackPhase("serving", "04", "endpoint role, guard alarms, release records"),
     StackPhase("orchestration", "06", "promotion and retraining workflows, drift monitor"),
+    StackPhase("observability", "06-07", "dashboard, alarms with runbooks, log retention, budget, orphan report"),
 )
 PHASE_NUMBERS = {phase.key: phase.number for phase in STACK_PHASES}
 
@@ -63,12 +65,53 @@ def executions_failed_alarm(state_machine: str) -> str:
     return f"{state_machine}-executions-failed"
 
 
+# Phase 06: every alarm (and every other alert source) names the runbook an on-call person follows, in this fixed
+# phrase at the end of its description; tests/infra/test_runbooks.py checks both directions (docs/runbooks/).
+RUNBOOKS_FOLDER = "docs/runbooks"
+RUNBOOK_TAG = "runbook"  # alert sources without a description (a budget) carry the runbook's path in this tag
+
+
+def runbook_path(name: str) -> str:
+    return f"{RUNBOOKS_FOLDER}/{name}.md"
+
+
+def runbook(name: str) -> str:
+    """`Runbook: docs/runbooks/<name>.md`, the phrase an alarm description ends with."""
+    return f"Runbook: {runbook_path(name)}"
+
+
+def with_runbook(description: str, name: str) -> str:
+    """An alarm description naming its runbook (CloudWatch keeps up to 1024 characters)."""
+    text = f"{description.rstrip('. ')}. {runbook(name)}"
+    if len(text) > 1024:
+        raise ValueError(f"alarm description over 1024 characters: {text[:80]}...")
+    return text
+
+
+# Phase 07: account-wide log groups every SageMaker job of the account and region writes (docs/07, "Logs").
+SAGEMAKER_JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs")
+
+
+def endpoint_log_group(endpoint: str) -> str:
+    """SageMaker names each endpoint's log group /aws/sagemaker/Endpoints/<endpoint>."""
+    return f"/aws/sagemaker/Endpoints/{endpoint}"
+
+
 def lambda_log_group(function: str) -> str:
     return f"/aws/lambda/{function}"
 
 
 def dead_letter_queue(function: str) -> str:
     return f"{function}-dlq"
+
+
+def lambda_alarm(function: str, kind: str) -> str:
+    """An alarm on one Lambda function's own metric (kind: errors, throttles)."""
+    return f"{function}-{kind}"
+
+
+def queue_not_empty_alarm(queue: str) -> str:
+    return f"{queue}-not-empty"
 
 
 @dataclass(frozen=True)
@@ -191,6 +234,15 @@ class Names:
         """SageMaker names each endpoint's log group /aws/sagemaker/Endpoints/<endpoint>."""
         return f"/aws/sagemaker/Endpoints/{self.prefix}-*"
 
+    def endpoint_alarm(self, stage: str, suffix: str) -> str:
+        """An alarm on one stage endpoint (suffix: 5xx, model-latency, ...); the prod guard alarms share the form."""
+        return f"{self.endpoint(stage)}-{suffix}"
+
+    @property
+    def releases_table(self) -> str:
+        """DynamoDB table of release records: one item per time a stage starts serving a package."""
+        return f"{self.prefix}-releases"
+
     def release_parameter(self, stage: str, which: str) -> str:
         """SSM parameter holding the model package ARN a stage serves (`current`) or prod served before (`previous`)."""
         if which not in ("current", "previous"):
@@ -198,11 +250,6 @@ class Names:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
         return f"/{self.prefix}/serving/{stage}/{which}-package"
-
-    @property
-    def releases_table(self) -> str:
-        """The release records (one item per time a stage starts serving a package; docs/04)."""
-        return f"{self.prefix}-releases"
 
     @property
     def endpoint_role(self) -> str:
@@ -271,3 +318,40 @@ class Names:
     @property
     def drift_retraining_rule(self) -> str:
         return f"{self.prefix}-drift-retraining"
+
+    # ------------------------------------------------------------------------------------------ 06 observability
+    @property
+    def dashboard(self) -> str:
+        return f"{self.prefix}-operations"
+
+    @property
+    def pipeline_failed_alarm(self) -> str:
+        return f"{self.pipeline}-execution-failed"
+
+    def pipeline_step_failed_alarm(self, step: str) -> str:
+        return f"{self.pipeline}-{step.lower()}-failed"
+
+    def workflow_error_alarm(self, what: str) -> str:
+        """An alarm on one kind of failed promotion (what: approval-timed-out, auto-rollback)."""
+        return f"{self.promotion_state_machine}-{what}"
+
+    @property
+    def data_quarantined_alarm(self) -> str:
+        return f"{self.prefix}-data-quarantined"
+
+    @property
+    def release_health_alarm(self) -> str:
+        return f"{self.prefix}-release-health"
+
+    # ------------------------------------------------------------------------------------------ 07 cost governance
+    @property
+    def budget(self) -> str:
+        return f"{self.prefix}-monthly"
+
+    @property
+    def orphan_report_function(self) -> str:
+        return f"{self.prefix}-orphan-report"
+
+    @property
+    def orphan_report_schedule(self) -> str:
+        return f"{self.prefix}-orphan-report"

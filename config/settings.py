@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from config.cost import CostSettings
 from config.names import PROJECT, Names
 from config.sections import (
     ConfigError,
@@ -50,6 +51,7 @@ class EnvironmentConfig(_Settings):
     serving: ServingSettings
     orchestration: OrchestrationSettings
     monitoring: MonitoringSettings
+    cost: CostSettings
 
     @field_validator("log_retention_days")
     @classmethod

@@ -18,7 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 
-from config.names import executions_failed_alarm, state_machine_log_group
+from config.names import executions_failed_alarm, state_machine_log_group, with_runbook
 from constructs import Construct
 from constructs.compliance import acknowledge_wildcard
 from constructs.retention import retained_log_group
@@ -95,7 +95,9 @@ class MonitoredStateMachine:
             scope,
             construct_id,
             alarm_name=executions_failed_alarm(name),
-            alarm_description=f"An execution of {name} failed, timed out or was aborted",
+            alarm_description=with_runbook(
+                f"An execution of {name} failed, timed out or was aborted", "workflow-failed"
+            ),
             metric=failed,
             threshold=1,
             evaluation_periods=1,

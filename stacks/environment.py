@@ -1,4 +1,4 @@
-"""Phases 00-06: everything one environment deploys, its stacks wired together by typed references.
+"""Phases 00-07: everything one environment deploys, its stacks wired together by typed references.
 
 Stack names, phase numbers and descriptions come from config/names.py (`STACK_PHASES`); the README's phase map says
 which code, tests and document belong to each phase.
@@ -16,6 +16,7 @@ from constructs import Construct
 from constructs.compliance import apply_mandatory_tags
 from stacks.data import DataStack
 from stacks.foundation import FoundationStack
+from stacks.observability import ObservabilityStack, Observed
 from stacks.orchestration import OrchestrationStack
 from stacks.serving import ServingStack
 from stacks.training import TrainingStack
@@ -31,6 +32,7 @@ class EnvironmentStacks:
     training: TrainingStack
     serving: ServingStack
     orchestration: OrchestrationStack
+    observability: ObservabilityStack
 
     def all(self) -> list[Stack]:
         return [getattr(self, phase) for phase in PHASES]
@@ -79,7 +81,17 @@ def build_environment(scope: Construct, config: EnvironmentConfig) -> Environmen
         data=data.outputs,
         **place("orchestration"),
     )
-    stacks = EnvironmentStacks(foundation, data, training, serving, orchestration)
+    observability = ObservabilityStack(
+        scope,
+        config=config,
+        observed=Observed(
+            foundation=foundation.outputs,
+            serving=serving.outputs,
+            stacks=(foundation, data, training, serving, orchestration),
+        ),
+        **place("observability"),
+    )
+    stacks = EnvironmentStacks(foundation, data, training, serving, orchestration, observability)
     for phase, stack in zip(PHASES, stacks.all()):
         apply_mandatory_tags(stack, config.mandatory_tags)
         Tags.of(stack).add("phase", phase)

@@ -75,6 +75,8 @@ class FoundationStack(Stack):
         )
         topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
         self._let_alarms_publish(topic)
+
+        self._let_budgets_publish_alerts(topic, key)
         self.outputs = Foundation(
             key=key, access_log_bucket=access_logs.bucket, artifacts_bucket=artifacts.bucket, alerts_topic=topic
         )
@@ -155,3 +157,33 @@ class FoundationStack(Stack):
             )
         )
         return key
+
+    # ------------------------------------------------------------------------------------------ phase 07: budgets
+    def _let_budgets_publish_alerts(self, topic: sns.Topic, key: kms.Key) -> None:
+        """The budget of the observability stack notifies this encrypted topic as budgets.amazonaws.com: the topic
+        policy must let it publish and the key policy let it use the key, both only for this account's budgets
+        (AWS Budgets user guide, "Creating an Amazon SNS topic for budget notifications"). Here, not in that stack:
+        a stack cannot edit another's key policy, and a second AWS::SNS::TopicPolicy would replace this topic's
+        whole policy (SNS keeps one policy per topic)."""
+        conditions = {
+            "StringEquals": {"aws:SourceAccount": self.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{self.partition}:budgets::{self.account}:*"},
+        }
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions=conditions,
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToUseTheKeyForAlerts",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions=conditions,
+            )
+        )

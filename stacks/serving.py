@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 
 from config import EnvironmentConfig
-from config.names import NO_PACKAGE, STAGES, VARIANT_NAME, Names
+from config.names import NO_PACKAGE, STAGES, VARIANT_NAME, Names, with_runbook
 from config.sections import ServingSettings
 from constructs import Construct
 from constructs.grants import PolicyGrants, ecr_pull_statements
@@ -149,7 +149,9 @@ class ServingStack(Stack):
                 self,
                 f"Guard{metric_name}",
                 alarm_name=names.guard_alarm(suffix),
-                alarm_description=f"{prod}: {what} at or above {threshold} per minute; rolls a rollout back",
+                alarm_description=with_runbook(
+                    f"{prod}: {what} at or above {threshold} per minute; rolls a rollout back", "endpoint-errors"
+                ),
                 metric=cloudwatch.Metric(
                     namespace="AWS/SageMaker",
                     metric_name=metric_name,

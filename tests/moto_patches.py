@@ -19,6 +19,10 @@ And `eventbridge_json_input`: moto's EventBridge writes a string value into an I
 bare text (`"alarm": titanic-dev-prod-drift`), where EventBridge writes it as a JSON string (the AWS example
 `{"instance": <instance>}` gives `{"instance": "i-0123456789"}`); the patch fills placeholders the way EventBridge does.
 
+For the orphan report (tests/lambdas/test_orphan_report.py): `mlflow_listing` answers ListMlflowTrackingServers and
+ListMlflowApps, which moto does not implement; `job_in_progress` keeps a job running (moto's complete at once);
+`created_days_ago` ages an endpoint (moto's are created now).
+
 When moto gains one of these, delete its patch here: the executed workflow tests show whether moto's own behaviour
 is enough.
 """
@@ -30,6 +34,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -226,3 +231,34 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
         mock.patch.object(StateTaskService, "_SERVICE_NAME_SFN_TO_BOTO_OVERRIDES", overrides),
     ):
         yield SimpleNamespace(clock=clock, updates=updates, answers=answers)
+
+
+# ------------------------------------------------------------------------------------------------------ orphan report
+@contextmanager
+def mlflow_listing(servers: tuple[str, ...] = (), apps: tuple[str, ...] = ()) -> Iterator[None]:
+    """ListMlflowTrackingServers and ListMlflowApps answer with these names (moto: "not implemented")."""
+
+    def list_servers(response: SageMakerResponse) -> ActionResult:
+        return ActionResult({"TrackingServerSummaries": [{"TrackingServerName": name} for name in servers]})
+
+    def list_apps(response: SageMakerResponse) -> ActionResult:
+        return ActionResult({"Summaries": [{"Name": name} for name in apps]})
+
+    with (
+        mock.patch.object(SageMakerResponse, "list_mlflow_tracking_servers", list_servers, create=True),
+        mock.patch.object(SageMakerResponse, "list_mlflow_apps", list_apps, create=True),
+    ):
+        yield
+
+
+def job_in_progress(kind: str, name: str) -> None:
+    """Mark a moto training or processing job (kind: "training" | "processing") as still running."""
+    backend = sagemaker_backends[ACCOUNT][REGION]
+    jobs = backend.training_jobs if kind == "training" else backend.processing_jobs
+    setattr(jobs[name], f"{kind}_job_status", "InProgress")
+
+
+def created_days_ago(endpoint: str, days: int) -> None:
+    """Move a moto endpoint's CreationTime `days` into the past."""
+    record = sagemaker_backends[ACCOUNT][REGION].endpoints[endpoint]
+    record.creation_time = record.creation_time - timedelta(days=days)

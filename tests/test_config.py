@@ -366,3 +366,45 @@ def test_the_schedule_period_is_known_for_rate_schedules_only():
     assert monitoring.model_copy(update={"schedule": "rate(30 minutes)"}).schedule_period_minutes == 30
     assert monitoring.model_copy(update={"schedule": "rate(2 days)"}).schedule_period_minutes == 2880
     assert monitoring.model_copy(update={"schedule": "cron(5 * * * ? *)"}).schedule_period_minutes is None
+
+
+# ---------------------------------------------------------------------------------------------- cost (phase 07)
+@pytest.mark.parametrize(
+    ("replace", "by", "field", "reason"),
+    [
+        ('timezone = "Europe/Madrid"', 'timezone = "Europe/Atlantis"', "cost.timezone", "IANA time zone"),
+        ('working_days = "MON-FRI"', 'working_days = "FRI-MON"', "cost.working_days", "runs forward"),
+        ('working_days = "MON-FRI"', 'working_days = "MON-FRY"', "cost.working_days", "not a day"),
+        ('working_hours = "08:00-20:00"', 'working_hours = "20:00-08:00"', "cost", "start before end"),
+        ('working_hours = "08:00-20:00"', 'working_hours = "8-20"', "cost.working_hours", "should match"),
+        (
+            "actual_alert_percents = [80, 100]",
+            "actual_alert_percents = [100, 80]",
+            "cost.actual_alert_percents",
+            "rising",
+        ),
+        ("monthly_budget_usd = 40", "monthly_budget_usd = 0", "cost.monthly_budget_usd", "greater than 0"),
+        ("sleep_after_idle_hours = 2", "", "cost.sleep_after_idle_hours", "is required but missing"),
+        (
+            'orphan_report_schedule = "cron(0 7 ? * MON *)"',
+            'orphan_report_schedule = "rate(7 days)"',
+            "cost.orphan_report_schedule",
+            "should match",
+        ),
+    ],
+)
+def test_bad_cost_values_name_the_field(environments_dir, replace, by, field, reason):
+    assert replace in VALID
+    (environments_dir / "staging.toml").write_text(VALID.replace(replace, by))
+    with pytest.raises(ConfigError) as error:
+        load_environment("staging")
+    assert f"field '{field}'" in str(error.value) and reason in str(error.value)
+
+
+def test_cost_settings_give_the_sleeper_its_schedule_and_the_estimate_its_hours():
+    dev, prod = load_environment("dev"), load_environment("prod")
+    assert dev.cost.endpoints_sleep and not prod.cost.endpoints_sleep
+    assert dev.cost.sleep_schedule == "cron(0 20 * * ? *)"  # every day at the end of the working hours, local time
+    assert dev.cost.working_hours_per_month == pytest.approx(5 * 12 * 365.25 / 12 / 7)
+    for config in (dev, prod):
+        assert config.cost.forecast_alert_percent >= config.cost.actual_alert_percents[0]

@@ -155,7 +155,7 @@ OPERATOR_WRITES = {
     "sagemaker:CreatePresignedMlflowTrackingServerUrl",
     "sagemaker:CallMlflowAppApi",
 }
-READ_VERBS = ("Describe", "Get", "List", "Filter", "StartQuery", "Search", "Query", "AccessUI", "Decrypt")
+READ_VERBS = ("Describe", "Get", "List", "Filter", "StartQuery", "Search", "Query", "AccessUI", "Decrypt", "View")
 NO_RESOURCE_LEVEL = {
     "cloudwatch:GetMetricData",
     "cloudwatch:GetMetricStatistics",
@@ -168,8 +168,11 @@ NO_RESOURCE_LEVEL = {
     "sagemaker:ListModels",
     "sagemaker:ListModelPackages",
     "sagemaker:ListPipelineExecutions",
-    "sagemaker:ListMlflowApps",
+    "sagemaker:ListTrainingJobs",
+    "sagemaker:ListProcessingJobs",
     "sagemaker:ListMlflowTrackingServers",
+    "sagemaker:ListMlflowApps",
+    "tag:GetResources",
     "states:SendTaskSuccess",
     "states:SendTaskFailure",
 }

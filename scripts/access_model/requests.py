@@ -25,6 +25,7 @@ IAM_PREFIX = {
     "sagemakerruntime": "sagemaker",
     "sagemaker-runtime": "sagemaker",
     "cloudwatchevents": "events",
+    "resourcegroupstaggingapi": "tag",
 }
 # ARN-format variables whose value comes from a differently named parameter (`~` strips a leading slash).
 VARIABLE_ALIASES = {

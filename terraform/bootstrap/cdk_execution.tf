@@ -140,10 +140,11 @@ data "aws_iam_policy_document" "cdk_execution" {
       "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
       "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource",
       "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup",
+      "logs:PutMetricFilter", "logs:DeleteMetricFilter", "logs:DescribeMetricFilters",
     ]
     resources = flatten([
       for prefix in local.prefixes : [
-        for group in ["/aws/lambda/${prefix}-*", "/aws/vendedlogs/states/${prefix}-*", "/aws/events/${prefix}-*"] :
+        for group in ["/aws/lambda/${prefix}-*", "/aws/vendedlogs/states/${prefix}-*", "/aws/events/${prefix}-*", "/aws/sagemaker/Endpoints/${prefix}-*"] :
         "${local.arn}:logs:${var.region}:${local.account}:log-group:${group}"
       ]
     ])
@@ -182,8 +183,9 @@ data "aws_iam_policy_document" "cdk_execution" {
   statement {
     sid = "AlarmsRulesAndSchedulesOfThisApp"
     actions = [
-      "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource",
-      "cloudwatch:ListTagsForResource",
+      "cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:DeleteAlarms",
+      "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource",
+      "cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards",
       "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets",
       "events:ListTargetsByRule", "events:TagResource", "events:UntagResource", "events:ListTagsForResource",
       "scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
@@ -192,10 +194,21 @@ data "aws_iam_policy_document" "cdk_execution" {
     resources = flatten([
       for prefix in local.prefixes : [
         "${local.arn}:cloudwatch:${var.region}:${local.account}:alarm:${prefix}-*",
+        "${local.arn}:cloudwatch::${local.account}:dashboard/${prefix}-*",
         "${local.arn}:events:${var.region}:${local.account}:rule/${prefix}-*",
         "${local.arn}:scheduler:${var.region}:${local.account}:schedule/default/${prefix}-*",
       ]
     ])
+  }
+
+  statement {
+    sid = "BudgetsOfThisApp"
+    # The observability stack's monthly budget (phase 07); budgets are global, their ARNs have no region.
+    actions = [
+      "budgets:ViewBudget", "budgets:ModifyBudget", "budgets:TagResource", "budgets:UntagResource",
+      "budgets:ListTagsForResource",
+    ]
+    resources = [for prefix in local.prefixes : "${local.arn}:budgets::${local.account}:budget/${prefix}-*"]
   }
 
   statement {

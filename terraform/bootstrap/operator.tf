@@ -51,9 +51,20 @@ data "aws_iam_policy_document" "operator" {
       "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
       "logs:GetQueryResults", "logs:DescribeLogGroups", "states:ListStateMachines", "sagemaker:ListEndpoints",
       "sagemaker:ListEndpointConfigs", "sagemaker:ListModels", "sagemaker:ListModelPackages",
-      "sagemaker:ListPipelineExecutions", "sagemaker:ListMlflowApps", "sagemaker:ListMlflowTrackingServers",
+      "sagemaker:ListPipelineExecutions", "sagemaker:ListTrainingJobs", "sagemaker:ListProcessingJobs",
+      "sagemaker:ListMlflowTrackingServers", "sagemaker:ListMlflowApps", "tag:GetResources",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid = "ReadThisEnvironmentsBudgetAndReleaseRecords"
+    # make release-check (spend within budget) and make orphans (what the release records reference), phase 07.
+    actions = ["budgets:ViewBudget", "dynamodb:Query"]
+    resources = [
+      "${local.arn}:budgets::${local.account}:budget/titanic-${each.key}-monthly",
+      "${local.arn}:dynamodb:${var.region}:${local.account}:table/titanic-${each.key}-releases",
+    ]
   }
 
   statement {

@@ -50,6 +50,7 @@ def test_every_recorded_lambda_call_is_evaluated_in_every_environment(evaluated)
     recorded = json.loads(FIXTURE.read_text())
     assert {entry["function"] for entry in recorded} == {
         "lambdas/drift_check",
+        "lambdas/orphan_report",
         "lambdas/seed_data",
         "lambdas/smoke_test",
         "lambdas/validate_data",

@@ -9,7 +9,10 @@ from tests.test_terraform import statements
 
 # What CloudFormation calls to create each synthesized resource type (AWS service authorization reference).
 CREATE = {
+    "AWS::Budgets::Budget": ["budgets:ModifyBudget", "budgets:TagResource"],
     "AWS::CloudWatch::Alarm": ["cloudwatch:PutMetricAlarm"],
+    "AWS::CloudWatch::CompositeAlarm": ["cloudwatch:PutCompositeAlarm"],
+    "AWS::CloudWatch::Dashboard": ["cloudwatch:PutDashboard"],
     "AWS::Events::Rule": ["events:PutRule", "events:PutTargets"],
     "AWS::IAM::Policy": ["iam:PutRolePolicy"],
     "AWS::IAM::Role": ["iam:CreateRole", "iam:PassRole"],
@@ -20,6 +23,7 @@ CREATE = {
     "AWS::Lambda::Permission": ["lambda:AddPermission"],
     "AWS::Logs::LogGroup": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
     "AWS::Logs::ResourcePolicy": ["logs:PutResourcePolicy", "logs:DescribeResourcePolicies"],
+    "AWS::Logs::MetricFilter": ["logs:PutMetricFilter"],
     "AWS::S3::Bucket": ["s3:CreateBucket", "s3:PutEncryptionConfiguration", "s3:PutBucket*"],
     "AWS::S3::BucketPolicy": ["s3:PutBucket*"],
     "AWS::SNS::Subscription": ["sns:Subscribe"],

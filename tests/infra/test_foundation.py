@@ -148,16 +148,25 @@ def test_alerts_topic_is_encrypted_tls_only_and_mails_the_configured_address(fou
     )
 
 
-def test_only_alarm_and_event_services_of_this_account_may_use_the_key_besides_the_account(foundation):
+def test_only_alarm_event_and_budget_services_of_this_account_may_use_the_key_besides_the_account(foundation):
     _, template = foundation
     key = next(iter(template.find_resources("AWS::KMS::Key").values()))
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     service_statements = [s for s in statements if "Service" in s["Principal"] and s.get("Sid") != _LOGS_SID]
-    assert len(service_statements) == 1
-    statement = service_statements[0]
-    assert sorted(statement["Principal"]["Service"]) == ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
-    assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert len(service_statements) == 2
+    publishers, budgets = service_statements
+    assert sorted(publishers["Principal"]["Service"]) == ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    assert publishers["Action"] == budgets["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert publishers["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # Budgets notify the encrypted alerts topic (phase 07): only this account's budgets.
+    assert budgets["Sid"] == "AllowBudgetsToUseTheKeyForAlerts"
+    assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
+    assert budgets["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert budgets["Condition"]["ArnLike"] == {
+        "aws:SourceArn": {
+            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":budgets::", {"Ref": "AWS::AccountId"}, ":*"]]
+        }
+    }
 
 
 _LOGS_SID = "AllowCloudWatchLogsForThisEnvironment"

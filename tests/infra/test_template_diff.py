@@ -34,7 +34,7 @@ def test_the_summary_names_every_stack_and_shows_each_change(synthesis, tmp_path
 
     assert main([str(base), str(head), "--cdk", CDK]) == 0
     summary = capsys.readouterr().out
-    assert "3 of 6 stacks differ" in summary
+    assert "3 of 7 stacks differ" in summary
     assert "| `titanic-dev-serving` | changed |" in summary
     assert "| `titanic-dev-retired` | removed (1 resources) |" in summary
     assert "| `titanic-dev-foundation` | unchanged |" in summary
