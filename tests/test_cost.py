@@ -72,9 +72,14 @@ def test_every_alarm_metric_and_the_pipeline_jobs_are_priced_from_the_templates(
 
 
 def test_the_mlflow_choice_of_the_config_is_what_is_priced(synthesis):
-    server = next(line for line in _estimate(synthesis, CONFIGS["prod"]).lines if "MLflow" in line.what)
-    assert CONFIGS["prod"].mlflow.tracking == "server" and server.idle == pytest.approx(730 * 0.642)
-    assert not any("MLflow" in line.what for line in _estimate(synthesis, CONFIGS["dev"]).lines)  # tracking "none"
+    for config in CONFIGS.values():
+        (app,) = [line for line in _estimate(synthesis, config).lines if "MLflow" in line.what]
+        assert config.mlflow.tracking == "app" and app.what.startswith("MLflow app") and app.idle == app.always_on == 0
+    # A tracking server (tracking = "server") is billed every hour it exists, used or not.
+    prices = cost.load_prices("eu-west-1", date.today(), CONFIGS["prod"].cost.price_table_max_age_days)
+    server = {"Resources": {"Mlflow": {"Type": "AWS::SageMaker::MlflowTrackingServer", "Properties": {}}}}
+    (line,) = [line for line in cost.fixed_lines({"titanic-prod-training": server}, prices) if "MLflow" in line.what]
+    assert line.idle == line.always_on == pytest.approx(730 * 0.642)
 
 
 def test_scheduled_retraining_counts_in_idle_and_a_weekly_cron_runs_about_four_times_a_month(synthesis):
