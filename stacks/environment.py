@@ -79,6 +79,9 @@ def build_environment(scope: Construct, config: EnvironmentConfig) -> Environmen
         data=data.outputs,
         **place("orchestration"),
     )
+    # The workflows name the pipeline (start, list and poll its executions) without a CloudFormation reference to it,
+    # so nothing else orders the deployments: without this, orchestration could deploy before the pipeline exists.
+    orchestration.add_stack_dependency(training, "the retraining workflow starts and polls the training pipeline")
     stacks = EnvironmentStacks(foundation, data, training, serving, orchestration)
     for phase, stack in zip(PHASES, stacks.all()):
         apply_mandatory_tags(stack, config.mandatory_tags)

@@ -1,7 +1,14 @@
-"""Phase 00: the shared security and operations base every other stack builds on."""
+"""Phase 00: the shared security and operations base every other stack builds on.
+
+The alerts topic is encrypted with the environment key, so an AWS service that publishes to it needs both a topic
+policy statement and the key: `Foundation.allow_service_to_publish` adds both, conditioned on this account and the
+publishing resources' ARN. The foundation allows this environment's CloudWatch alarms (`alarm:titanic-<env>-*`,
+every alarm any phase names after the environment); later phases call it for other services (budgets).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack
@@ -26,6 +33,43 @@ class Foundation:
     access_log_bucket: s3.IBucket
     artifacts_bucket: s3.IBucket
     alerts_topic: sns.ITopic
+
+    def allow_service_to_publish(self, service: str, *source_arn_patterns: str) -> None:
+        """Let `service` (e.g. "budgets.amazonaws.com") publish alerts for this account's resources whose ARN matches
+        one of `source_arn_patterns` (ArnLike, e.g. "arn:aws:budgets::<account>:*"). Call once per service.
+
+        Adds the topic policy statement and, for a service the key policy does not name yet, the key policy statement
+        SNS needs to encrypt the message for it (both conditioned on this account)."""
+        if not source_arn_patterns:
+            raise ValueError(f"{service}: name the ARN pattern(s) of the resources that publish")
+        name = re.sub(r"[^A-Za-z0-9]", "", service.removesuffix(".amazonaws.com").title())
+        account = Stack.of(self.alerts_topic).account
+        self.alerts_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{name}ToPublish",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["sns:Publish"],
+                resources=[self.alerts_topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": list(source_arn_patterns)},
+                },
+            )
+        )
+        if service not in KEY_PUBLISHERS:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{name}ToUseTheKey",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],  # in a key policy "*" means this key
+                    conditions={"StringEquals": {"aws:SourceAccount": account}},
+                )
+            )
+
+
+# Services the key policy lets use the key for the alerts topic from the start (alarms, EventBridge rules).
+KEY_PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
 
 
 class FoundationStack(Stack):
@@ -68,6 +112,11 @@ class FoundationStack(Stack):
         self.outputs = Foundation(
             key=key, access_log_bucket=access_logs.bucket, artifacts_bucket=artifacts.bucket, alerts_topic=topic
         )
+        # Every alarm of this environment (guard, workflow, observability, drift alarms) is named titanic-<env>-...
+        self.outputs.allow_service_to_publish(
+            "cloudwatch.amazonaws.com",
+            f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{self._names.prefix}-*",
+        )
 
     def _environment_key(self) -> kms.Key:
         """The one KMS key of the environment: data, artifacts, logs and alerts."""
@@ -85,10 +134,7 @@ class FoundationStack(Stack):
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowAlertPublishersToUseTheKey",
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
+                principals=[iam.ServicePrincipal(service) for service in KEY_PUBLISHERS],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy "*" means this key
                 conditions={"StringEquals": {"aws:SourceAccount": self.account}},

@@ -32,6 +32,7 @@ from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
+from config.names import PIPELINE_MODEL_FOLDER, PIPELINE_SERVING_CODE_FOLDER, SERVING_CODE_ARCHIVE
 from constructs.sklearn_image import SKLEARN_VERSION, sklearn_image_uri
 from ml import contracts
 from stacks.sagemaker_offline import offline_session
@@ -50,6 +51,7 @@ from stacks.training_pipeline_contract import (
     MLFLOW_TRACKING_SERVER_ARN,
     PREPROCESS_STEP,
     REGISTER_STEP,
+    SERVING_CODE_IN_PROCESSING,
     SERVING_ENTRY_MODULE,
     TRAIN_STEP,
     DefinitionSettings,
@@ -68,15 +70,20 @@ def _artifacts(settings: DefinitionSettings, *parts: str) -> Join:
     )
 
 
-def _script_processor(settings: DefinitionSettings, session, instance_type, instance_count, script: str) -> Processor:
+def _script_processor(
+    settings: DefinitionSettings, session, instance_type, instance_count, script: str, keep_bundle: bool = False
+) -> Processor:
     """A processing job that unpacks the code bundle and runs one ml/ script with the job's arguments.
 
     The same pattern as the SDK's FrameworkProcessor (its runproc.sh untars sourcedir.tar.gz), written inline so
-    that nothing is uploaded while the definition is built.
+    that nothing is uploaded while the definition is built. `keep_bundle`: also copy the bundle to
+    SERVING_CODE_IN_PROCESSING, an output of the job (the code the registered model serves with).
     """
+    # The input keeps the object's name (the asset key, "<hash>.gz"); the key is known, so it is named exactly.
+    bundle, into = posixpath.basename(settings.code_bundle_key), SERVING_CODE_IN_PROCESSING
+    keep = f"mkdir -p {into}; cp {bundle} {into}/{SERVING_CODE_ARCHIVE}; " if keep_bundle else ""
     command = (
-        # The input keeps the object's name (the asset key, "<hash>.gz"); the key is known, so it is named exactly.
-        f"set -euo pipefail; cd {BUNDLE_ROOT_IN_PROCESSING}; tar -xzf {posixpath.basename(settings.code_bundle_key)}; "
+        f"set -euo pipefail; cd {BUNDLE_ROOT_IN_PROCESSING}; tar -xzf {bundle}; {keep}"
         f'exec python3 {BUNDLE_ROOT_IN_PROCESSING}/ml/{script} "$@"'
     )
     return Processor(
@@ -127,7 +134,7 @@ def build_pipeline(settings: DefinitionSettings) -> Pipeline:
     preprocess = _preprocess_step(settings, session, parameters, code_input)
     train = _train_step(settings, session, parameters, preprocess)
     evaluate, metric, evaluation_uri = _evaluate_step(settings, session, parameters, code_input, preprocess, train)
-    register = _register_step(settings, session, train, evaluation_uri)
+    register = _register_step(settings, session, train, evaluate, evaluation_uri)
     fail = FailStep(
         name=FAIL_STEP,
         error_message=Join(
@@ -213,7 +220,7 @@ def _train_step(settings, session, parameters: _Parameters, preprocess: Processi
         instance_type=parameters.training_type,
         instance_count=1,  # scikit-learn trains on one instance; the SDK refuses anything else
         hyperparameters=hyperparameters,
-        output_path=_artifacts(settings, "model"),
+        output_path=_artifacts(settings, PIPELINE_MODEL_FOLDER),
         code_location=f"s3://{ARTIFACTS_BUCKET}/{settings.artifacts_prefix}/code",
         volume_kms_key=KMS_KEY_ARN,
         output_kms_key=KMS_KEY_ARN,
@@ -244,7 +251,7 @@ def _evaluate_step(
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
     evaluate = ProcessingStep(
         name=EVALUATE_STEP,
-        step_args=_script_processor(settings, session, parameters.processing_type, 1, "evaluate.py").run(
+        step_args=_script_processor(settings, session, parameters.processing_type, 1, "evaluate.py", True).run(
             inputs=[
                 code_input,
                 ProcessingInput(source=model_data, destination=contracts.MODEL_INPUT_DIR, input_name="model"),
@@ -257,7 +264,12 @@ def _evaluate_step(
                     output_name="evaluation",
                     source=contracts.EVALUATION_OUTPUT_DIR,
                     destination=_artifacts(settings, "evaluation"),
-                )
+                ),
+                ProcessingOutput(
+                    output_name=PIPELINE_SERVING_CODE_FOLDER,
+                    source=SERVING_CODE_IN_PROCESSING,
+                    destination=_artifacts(settings, PIPELINE_SERVING_CODE_FOLDER),
+                ),
             ],
             arguments=[
                 "--model-dir",
@@ -285,16 +297,19 @@ def _evaluate_step(
     return evaluate, metric, evaluation_uri
 
 
-def _register_step(settings, session, train: TrainingStep, evaluation_uri: Join) -> _RegisterModelStep:
-    """RegisterModel: the same image serves; SAGEMAKER_PROGRAM names a top-level module of the bundle because the
-    serving container imports it by module name (see docs/03-sagemaker-pipeline.md)."""
+def _register_step(settings, session, train: TrainingStep, evaluate: ProcessingStep, evaluation_uri: Join):
+    """RegisterModel: the same image serves; SAGEMAKER_PROGRAM names a top-level module of the bundle, imported by
+    module name (docs/03-sagemaker-pipeline.md). It serves with the execution's copy of the bundle in the artifacts
+    bucket, which lives as long as the model (a rollback to an old package finds its code)."""
+    code_folder = evaluate.properties.ProcessingOutputConfig.Outputs[PIPELINE_SERVING_CODE_FOLDER].S3Output.S3Uri
+    serving_code = Join(on="/", values=[code_folder, SERVING_CODE_ARCHIVE])
     model = Model(
         image_uri=sklearn_image_uri(settings.region),
         model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
         role=EXECUTION_ROLE_ARN,
         env={
             "SAGEMAKER_PROGRAM": SERVING_ENTRY_MODULE,
-            "SAGEMAKER_SUBMIT_DIRECTORY": _code_uri(settings),
+            "SAGEMAKER_SUBMIT_DIRECTORY": serving_code,
             "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
             "SAGEMAKER_REGION": settings.region,
         },

@@ -151,7 +151,7 @@ OPERATOR_WRITES = {
     "states:SendTaskFailure",
     "states:StartExecution",
 }
-READ_VERBS = ("Describe", "Get", "List", "Filter", "StartQuery")
+READ_VERBS = ("Describe", "Get", "List", "Filter", "StartQuery", "Query", "Decrypt")  # Decrypt: reading encrypted data
 NO_RESOURCE_LEVEL = {
     "cloudwatch:GetMetricData",
     "cloudwatch:GetMetricStatistics",
@@ -188,6 +188,11 @@ def test_operators_read_and_answer_releases_of_their_environment_only(blocks):
             assert action in OPERATOR_WRITES or verb.startswith(READ_VERBS), f"{sid}: {action} changes something"
         if statement["resources"] == ["*"]:
             assert set(statement["actions"]) <= NO_RESOURCE_LEVEL, f"{sid}: * only where the API offers nothing else"
+        elif statement["actions"] == ["kms:Decrypt"]:
+            # The environment key is created by CDK: it is named by its alias, and used only through DynamoDB.
+            conditions = {c["variable"]: c["values"] for c in statement["condition"]}
+            assert conditions["kms:ResourceAliases"] == ["alias/titanic-${each.key}"], sid
+            assert conditions["kms:ViaService"] == ["dynamodb.${var.region}.amazonaws.com"], sid
         else:
             resources = statement["resources"]
             resources = resources if isinstance(resources, list) else [resources]
@@ -199,8 +204,10 @@ def test_operators_read_and_answer_releases_of_their_environment_only(blocks):
     assert granted["StartThisEnvironmentsTrainingPipeline"]["resources"][0].endswith(
         ":pipeline/titanic-${each.key}-training"
     )
+    assert granted["ReadThisEnvironmentsReleaseHistory"]["resources"] == [
+        "${local.arn}:dynamodb:${var.region}:${local.account}:table/titanic-${each.key}-releases"
+    ]
     described = granted["DescribeThisEnvironmentsResources"]["resources"]
-    assert any(r.endswith(":parameter/titanic-${each.key}/*") for r in described)  # the release records
     assert any(r.endswith(":stateMachine:titanic-${each.key}-*") for r in described)
 
 
@@ -214,14 +221,22 @@ def test_the_cdk_execution_policy_is_scoped_to_this_apps_names(blocks):
         "values": ["titanic-sagemaker"],
     }
     assert granted["ManageKeysOfThisProject"]["condition"][0]["variable"] == "aws:ResourceTag/project"
+    tagged_keys = {"ManageKeysOfThisProject", "EncryptTablesWithTheKeysOfThisProject"}
+    assert all(granted[sid]["condition"][0]["variable"] == "aws:ResourceTag/project" for sid in tagged_keys)
     for sid, statement in granted.items():
-        if sid in everywhere | {"ManageKeysOfThisProject"}:
+        if sid in everywhere | tagged_keys:
             continue
         text = str(statement["resources"])
         bootstrap = any(
             part in text
-            for part in ("cdk-${var.cdk_qualifier}", "cdk-bootstrap/${var.cdk_qualifier}/", ":017000801446:")
-        )  # the CDK bootstrap's asset bucket and version parameter, the AWS-published Powertools layer
+            for part in (
+                "cdk-${var.cdk_qualifier}",
+                "cdk-bootstrap/${var.cdk_qualifier}/",
+                ":017000801446:",
+                "::parameter/aws/service/powertools/python/",
+            )
+        )  # the CDK bootstrap's asset bucket and version parameter, the AWS-published Powertools layer and its
+        # public parameter
         assert "${prefix}" in text or bootstrap, f"{sid} is not limited to titanic-<env> names"
     passed = granted["PassRolesOfThisAppToItsServices"]
     assert passed["actions"] == ["iam:PassRole"] and passed["condition"][0]["variable"] == "iam:PassedToService"
