@@ -19,8 +19,19 @@ METRICS_NAMESPACE = PROJECT  # the Lambda functions' Powertools metrics
 # Serving (phase 04).
 STAGES = ("staging", "prod")  # endpoint stages, in release order
 VARIANT_NAME = "AllTraffic"  # one variant per endpoint; autoscaling and alarms address it by this name
-NO_PACKAGE = "none"  # value of a release parameter before the first release
+NO_ENDPOINT_CONFIG = "none"  # what the promotion workflow records as "the config before" when a stage had no endpoint
 RELEASE_REJECTED_ERROR = "ReleaseRejected"  # the error the operator CLI sends to the approval gate to reject
+# Release records (the contract in docs/04-serving-ecs-sagemaker.md, "Release history"): one DynamoDB item per time a
+# stage starts serving a package. `mode` says how: an approved package released through staging, an operator's
+# rollback to a package prod served before, or a forced release (skips the regression checks; not built yet).
+RELEASE_MODES = ("release", "rollback", "force")
+RELEASE_ACTOR_APPROVAL_EVENT = "eventbridge:package-approved"  # `actor` of releases the registry's approval starts
+
+# Training pipeline (phase 03): the folders of one execution (<pipeline_artifacts_prefix>/<execution id>/...) that
+# serving reads: the model archive the training job writes, and the copy of the code bundle the model serves with.
+PIPELINE_MODEL_FOLDER = "model"
+PIPELINE_SERVING_CODE_FOLDER = "serving-code"
+SERVING_CODE_ARCHIVE = "sourcedir.tar.gz"
 
 # Data (phase 01): the event the validation Lambda publishes for every curated dataset.
 DATASET_EVENT_SOURCE = f"{PROJECT}.data"
@@ -123,6 +134,16 @@ class Names:
         return f"pipelines/{self.pipeline}"
 
     @property
+    def model_artifact_keys(self) -> str:
+        """Keys of every execution's model archives (<prefix>/<execution id>/model/<job>/output/model.tar.gz)."""
+        return f"{self.pipeline_artifacts_prefix}/*/{PIPELINE_MODEL_FOLDER}/*"
+
+    @property
+    def serving_code_keys(self) -> str:
+        """Keys of every execution's copy of the code bundle its registered model serves with."""
+        return f"{self.pipeline_artifacts_prefix}/*/{PIPELINE_SERVING_CODE_FOLDER}/*"
+
+    @property
     def model_package_group(self) -> str:
         return f"{self.prefix}-models"
 
@@ -153,13 +174,10 @@ class Names:
         """SageMaker names each endpoint's log group /aws/sagemaker/Endpoints/<endpoint>."""
         return f"/aws/sagemaker/Endpoints/{self.prefix}-*"
 
-    def release_parameter(self, stage: str, which: str) -> str:
-        """SSM parameter holding the model package ARN a stage serves (`current`) or prod served before (`previous`)."""
-        if which not in ("current", "previous"):
-            raise ValueError(f"which must be 'current' or 'previous', got {which!r}")
-        if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
-        return f"/{self.prefix}/serving/{stage}/{which}-package"
+    @property
+    def releases_table(self) -> str:
+        """DynamoDB table of release records: partition key `stage`, sort key `released_at` (docs/04)."""
+        return f"{self.prefix}-releases"
 
     @property
     def endpoint_role(self) -> str:
