@@ -175,6 +175,7 @@ NAME_PROPERTIES = {
     "AWS::SageMaker::ModelPackageGroup": ("ModelPackageGroupName",),
     "AWS::SageMaker::MlflowTrackingServer": ("TrackingServerName",),
     "AWS::KMS::Alias": ("AliasName",),
+    "AWS::DynamoDB::Table": ("TableName",),
 }
 ARN_ATTRIBUTE = {
     "AWS::SNS::Topic": "Ref",
@@ -205,6 +206,7 @@ def physical_value(kind: str, attribute: str, name: str, region: str, account: s
         "AWS::SageMaker::Pipeline": f"arn:aws:sagemaker:{region}:{account}:pipeline/{name.lower()}",
         "AWS::SageMaker::ModelPackageGroup": f"arn:aws:sagemaker:{region}:{account}:model-package-group/{name}",
         "AWS::SageMaker::MlflowTrackingServer": f"arn:aws:sagemaker:{region}:{account}:mlflow-tracking-server/{name}",
+        "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{region}:{account}:table/{name}",
     }.get(kind)
     if attribute == "Ref":
         if kind in ("AWS::SNS::Topic", "AWS::StepFunctions::StateMachine", "AWS::SageMaker::Pipeline"):
