@@ -205,8 +205,12 @@ reject-release: $(VENV_STAMP) ## stop the release waiting for approval (ENV=… 
 	@$(PY) scripts/release.py reject --env $(ENV) --token '$(TOKEN)' --reason '$(or $(REASON),rejected by the approver)'
 
 .PHONY: rollback
-rollback: $(VENV_STAMP) ## redeploy the package prod served before its current one (ENV=… STAGE=prod; needs AWS)
-	@$(PY) scripts/release.py rollback --env $(ENV) --stage $(STAGE)
+rollback: $(VENV_STAMP) ## redeploy prod's release before the current one, or VERSION=n (ENV=… [VERSION=n] [REASON=…]; needs AWS)
+	@$(PY) scripts/release.py rollback --env $(ENV) --stage $(STAGE) $(if $(VERSION),--version $(VERSION)) $(if $(REASON),--reason '$(REASON)')
+
+.PHONY: releases
+releases: $(VENV_STAMP) ## the release history of ENV's stages, newest first (ENV=… [LIMIT=n]; needs AWS)
+	@$(PY) scripts/release.py releases --env $(ENV) --limit $(or $(LIMIT),20)
 
 .PHONY: cleanup
 cleanup: $(VENV_STAMP) ## list (CONFIRM=yes: delete) endpoints/configs/models the workflow made (ENV=… TARGET=all|endpoints|models|configs; needs AWS)

@@ -5,13 +5,14 @@ CDK-free and import-light: stacks and constructs build resources with these name
 and the ml/ code that runs in SageMaker containers do not import this module; they receive the names they need
 through environment variables or arguments that a stack sets from here.
 
-`STACK_PHASES` is also the one table of the seed's phase numbers: stack descriptions are written from it and the
-synth summary orders stacks by it (the number is never parsed back out of a description).
+The stacks of an environment and the seed phases they implement are listed in config/phases.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from config.phases import PHASE_NUMBERS, STACK_PHASES
 
 PROJECT = "titanic-sagemaker"  # the `project` tag value and the start of every description
 METRICS_NAMESPACE = PROJECT  # the Lambda functions' Powertools metrics
@@ -23,8 +24,19 @@ DRIFT_METRICS_NAMESPACE = f"{PROJECT}/Drift"
 STAGES = ("staging", "prod")  # endpoint stages, in release order
 RETRAIN_ON_DRIFT_STAGES = ("prod",)  # stages whose drift alarm starts a retraining (staging serves test traffic)
 VARIANT_NAME = "AllTraffic"  # one variant per endpoint; autoscaling and alarms address it by this name
-NO_PACKAGE = "none"  # value of a release parameter before the first release
+NO_ENDPOINT_CONFIG = "none"  # what the promotion workflow records as "the config before" when a stage had no endpoint
 RELEASE_REJECTED_ERROR = "ReleaseRejected"  # the error the operator CLI sends to the approval gate to reject
+# Release records (the contract in docs/04-serving-ecs-sagemaker.md, "Release history"): one DynamoDB item per time a
+# stage starts serving a package. `mode` says how: an approved package released through staging, an operator's
+# rollback to a package prod served before, or a forced release (skips the regression checks; not built yet).
+RELEASE_MODES = ("release", "rollback", "force")
+RELEASE_ACTOR_APPROVAL_EVENT = "eventbridge:package-approved"  # `actor` of releases the registry's approval starts
+
+# Training pipeline (phase 03): the folders of one execution (<pipeline_artifacts_prefix>/<execution id>/...) that
+# serving reads: the model archive the training job writes, and the copy of the code bundle the model serves with.
+PIPELINE_MODEL_FOLDER = "model"
+PIPELINE_SERVING_CODE_FOLDER = "serving-code"
+SERVING_CODE_ARCHIVE = "sourcedir.tar.gz"
 
 # Training (phase 03): the folder of the pipeline's artifacts prefix holding each registered model's drift baseline.
 PIPELINE_BASELINES_FOLDER = "baselines"
@@ -32,28 +44,6 @@ PIPELINE_BASELINES_FOLDER = "baselines"
 # Data (phase 01): the event the validation Lambda publishes for every curated dataset.
 DATASET_EVENT_SOURCE = f"{PROJECT}.data"
 DATASET_EVENT_DETAIL_TYPE = "DatasetValidated"
-
-
-@dataclass(frozen=True)
-class StackPhase:
-    """One stack of an environment: its name suffix, the seed phase it implements, and what it holds."""
-
-    key: str  # stack name suffix and `phase` tag: titanic-<env>-<key>
-    number: str  # the seed's phase number, "00".."07"
-    holds: str  # the end of the stack's description
-
-
-# Deployed in this order. Phases 02 (ml/ code) and 05 (CI/CD) have no stack; the last stack holds the observability
-# part of phase 06 and the cost governance of phase 07 (README phase map).
-STACK_PHASES = (
-    StackPhase("foundation", "00", "KMS key, log and artifacts buckets, alerts topic"),
-    StackPhase("data", "01", "data bucket, validation Lambda, seed dataset"),
-    StackPhase("training", "03", "SageMaker training pipeline and model registry"),
-    StackPhase("serving", "04", "endpoint role, guard alarms, release records"),
-    StackPhase("orchestration", "06", "promotion and retraining workflows, drift monitor"),
-    StackPhase("observability", "06-07", "dashboard, alarms with runbooks, log retention, budget, orphan report"),
-)
-PHASE_NUMBERS = {phase.key: phase.number for phase in STACK_PHASES}
 
 
 def state_machine_log_group(state_machine: str) -> str:
@@ -178,6 +168,16 @@ class Names:
         return f"{self.pipeline_artifacts_prefix}/{PIPELINE_BASELINES_FOLDER}"
 
     @property
+    def model_artifact_keys(self) -> str:
+        """Keys of every execution's model archives (<prefix>/<execution id>/model/<job>/output/model.tar.gz)."""
+        return f"{self.pipeline_artifacts_prefix}/*/{PIPELINE_MODEL_FOLDER}/*"
+
+    @property
+    def serving_code_keys(self) -> str:
+        """Keys of every execution's copy of the code bundle its registered model serves with."""
+        return f"{self.pipeline_artifacts_prefix}/*/{PIPELINE_SERVING_CODE_FOLDER}/*"
+
+    @property
     def model_package_group(self) -> str:
         return f"{self.prefix}-models"
 
@@ -240,16 +240,8 @@ class Names:
 
     @property
     def releases_table(self) -> str:
-        """DynamoDB table of release records: one item per time a stage starts serving a package."""
+        """DynamoDB table of release records: partition key `stage`, sort key `released_at` (docs/04)."""
         return f"{self.prefix}-releases"
-
-    def release_parameter(self, stage: str, which: str) -> str:
-        """SSM parameter holding the model package ARN a stage serves (`current`) or prod served before (`previous`)."""
-        if which not in ("current", "previous"):
-            raise ValueError(f"which must be 'current' or 'previous', got {which!r}")
-        if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
-        return f"/{self.prefix}/serving/{stage}/{which}-package"
 
     @property
     def endpoint_role(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 
 from constructs.compliance import acknowledge_wildcard
 
@@ -60,4 +61,15 @@ def ecr_pull_statements(repository_arn: str, *, pull_sid: str, login_sid: str) -
     return (
         iam.PolicyStatement(sid=pull_sid, actions=ECR_PULL_ACTIONS, resources=[repository_arn]),
         iam.PolicyStatement(sid=login_sid, actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+    )
+
+
+def publish_to_encrypted_topic(key: kms.IKey) -> iam.PolicyStatement:
+    """What a publisher needs besides sns:Publish when the topic is encrypted with `key`: SNS generates and decrypts
+    the message's data key with the publisher's permission
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#send-to-encrypted-topic)."""
+    return iam.PolicyStatement(
+        sid="PublishToTheEncryptedAlertsTopic",
+        actions=["kms:GenerateDataKey", "kms:Decrypt"],
+        resources=[key.key_arn],
     )

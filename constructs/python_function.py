@@ -29,7 +29,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, Duration, ILocalBundling, Stack
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    CfnDynamicReference,
+    CfnDynamicReferenceService,
+    Duration,
+    ILocalBundling,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -42,10 +49,19 @@ from constructs.compliance import acknowledge, skip_checkov
 from constructs.retention import removal_policy, retained_log_group
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-# Powertools for AWS Lambda (Python) v3, the AWS-published layer for python3.13 on arm64 (account 017000801446).
-# Pinned: version 27 is the newest listed in the Powertools installation docs when this was written. Tests run
-# against the PyPI package pinned in requirements-dev.txt; bump both together.
-POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# Powertools for AWS Lambda (Python): the version the tests run is the version deployed. requirements-dev.txt and each
+# lambdas/*/requirements.txt pin exactly this (tests/infra/test_python_function.py checks), and the function's layer
+# is the one Powertools published for this version: CloudFormation reads its ARN at deploy time from the public SSM
+# parameter Powertools keeps per release, /aws/service/powertools/python/<arch>/<python>/<version> (Powertools docs,
+# "Lambda Layer", SSM parameter). Layer numbers are not typed here: they count releases, not versions (layer 27 of
+# python313 is Powertools 3.23.0, not the 3.37.0 the tests run).
+POWERTOOLS_VERSION = "3.37.0"
+
+
+def powertools_layer_parameter(version: str = POWERTOOLS_VERSION) -> str:
+    """The public SSM parameter holding the ARN of Powertools' layer of `version` for RUNTIME on ARCHITECTURE."""
+    return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{version}"
 
 
 @jsii.implements(ILocalBundling)
@@ -136,7 +152,7 @@ class PowertoolsFunction(Construct):
             function_name=function_name,
             description=description,
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=ARCHITECTURE,
             handler="handler.handler",
             code=self._code(source, shared_files),
             layers=[self._powertools_layer()],
@@ -172,8 +188,8 @@ class PowertoolsFunction(Construct):
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            "python3.13 is the project's Lambda runtime, matched by the pinned Powertools v3 layer name "
-            "(...-python313-arm64); python3.14 is a deliberate change of RUNTIME and POWERTOOLS_LAYER together.",
+            "python3.13 is the project's Lambda runtime; the Powertools layer is the pinned version's build for it "
+            "(the SSM parameter path names the runtime), so python3.14 is a deliberate change of RUNTIME alone.",
         )
         skip_checkov(self.function, "CKV_AWS_117", NO_VPC_REASON)
         if no_reservation_reason is not None:
@@ -216,7 +232,5 @@ class PowertoolsFunction(Construct):
         )
 
     def _powertools_layer(self) -> lambda_.ILayerVersion:
-        stack = Stack.of(self)
-        return lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region)
-        )
+        arn = CfnDynamicReference(CfnDynamicReferenceService.SSM, powertools_layer_parameter()).to_string()
+        return lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", arn)

@@ -1,8 +1,8 @@
 """Phase 06: the retraining workflow: start the SageMaker pipeline, follow it to the end, alert on failure.
 
 Started by the retraining schedule, by the data stack's DatasetValidated event and by the prod endpoint's drift
-alarm (stacks/orchestration.py, constructs/drift_monitor.py). Overlapping runs are prevented: it does nothing when
-another execution of itself or a pipeline execution is already running. Input: {"trigger": "schedule" | "dataset" |
+alarm (stacks/orchestration.py, constructs/drift_monitor.py). Overlapping runs are prevented: it does nothing when an
+older execution of itself or a pipeline execution is already running. Input: {"trigger": "schedule" | "dataset" |
 "drift" | "manual", "curated_uri"?: str, "sha256"?: str, "alarm"?: str}; only "dataset" trains on its own
 `curated_uri`, every other trigger (a drift alarm included) on the pipeline's default input.
 
@@ -21,10 +21,12 @@ from constructs.workflow_fragments import (
     ChoiceExit,
     FailureTail,
     Fragment,
+    OldestRunningOnly,
     PollUntilSettled,
     catch_all,
     error_cause,
     sdk_call,
+    with_defaults,
 )
 
 PIPELINE_RUNNING = ("Executing", "Stopping")
@@ -32,7 +34,7 @@ DEFAULT_INPUT = '{"trigger": "manual", "curated_uri": "unchanged", "sha256": "un
 
 
 class OverlapGuard(Fragment):
-    """Ends in `skipped` when another execution of this workflow or of the pipeline runs; else continues."""
+    """Ends in `skipped` when an older execution of this workflow, or any of the pipeline, runs; else goes on."""
 
     def __init__(
         self,
@@ -45,15 +47,16 @@ class OverlapGuard(Fragment):
         failed: FailureTail,
     ) -> None:
         super().__init__(scope, construct_id)
-        running_workflows = sdk_call(
+        skipped = sfn.Succeed(self, "SkippedOverlappingRun", comment="another retraining is running")
+        # Another execution of this workflow: the oldest running one goes on (constructs/workflow_fragments.py).
+        alone = OldestRunningOnly(
             self,
-            "ListRunningWorkflows",
-            service="sfn",
-            action="listExecutions",
-            parameters={"StateMachineArn": own_arn, "StatusFilter": "RUNNING"},
-            iam_resources=[own_arn],
-            result_selector={"count": sfn.JsonPath.array_length(sfn.JsonPath.list_at("$.Executions"))},
-            result_path="$.running_workflows",
+            "OnlyTheOldestRun",
+            state_machine_arn=own_arn,
+            state_ids=("ListRunningWorkflows", "OldestRunningWorkflow", "OtherWorkflowRunning"),
+            skipped=skipped,
+            failed=failed,
+            failure_error="RetrainingFailed",
         )
         latest_pipeline = sdk_call(
             self,
@@ -71,10 +74,9 @@ class OverlapGuard(Fragment):
             result_selector={"statuses.$": "$.PipelineExecutionSummaries[*].PipelineExecutionStatus"},
             result_path="$.latest",
         )
-        for state in (running_workflows, latest_pipeline):
-            state.add_catch(
-                failed.failure(self, f"{state.node.id}Failed", "RetrainingFailed", error_cause()), **catch_all()
-            )
+        latest_pipeline.add_catch(
+            failed.failure(self, "LatestPipelineExecutionFailed", "RetrainingFailed", error_cause()), **catch_all()
+        )
         latest_state = sfn.Pass(
             self,
             "IsLatestPipelineRunning",
@@ -84,21 +86,14 @@ class OverlapGuard(Fragment):
             },
             result_path="$.latest_running",
         )
-        skipped = sfn.Succeed(self, "SkippedOverlappingRun", comment="another retraining is running")
-        alone = (
-            sfn.Choice(self, "OtherWorkflowRunning")
-            .when(sfn.Condition.number_greater_than("$.running_workflows.count", 1), skipped)
-            .otherwise(latest_pipeline)
-        )
         pipeline_idle = sfn.Choice(self, "PipelineAlreadyRunning").when(
             sfn.Condition.or_(
                 *[sfn.Condition.boolean_equals(f"$.latest_running.{state.lower()}", True) for state in PIPELINE_RUNNING]
             ),
             skipped,
         )
-        latest_pipeline.next(latest_state).next(pipeline_idle)
-        running_workflows.next(alone)
-        self._start, self._ends = running_workflows, (ChoiceExit(pipeline_idle),)
+        alone.next(latest_pipeline).next(latest_state).next(pipeline_idle)
+        self._start, self._ends = alone.start_state, (ChoiceExit(pipeline_idle),)
 
 
 class RetrainingWorkflow(Construct):
@@ -139,16 +134,7 @@ class RetrainingWorkflow(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         self._failed = FailureTail(self, "Failure", alert=[alert], fail_state_id="RetrainingFailed")
-        defaults = sfn.Pass(
-            self,
-            "ApplyDefaults",
-            parameters={
-                "merged": sfn.JsonPath.json_merge(
-                    sfn.JsonPath.string_to_json(DEFAULT_INPUT), sfn.JsonPath.entire_payload
-                )
-            },
-            output_path="$.merged",
-        )
+        defaults = with_defaults(self, "ApplyDefaults", DEFAULT_INPUT)
         guard = OverlapGuard(
             self,
             "OverlapGuard",

@@ -1,4 +1,5 @@
-"""Phases 04 and 06: Step Functions pieces both workflows share: the failure tail and the poll-until-settled loop.
+"""Phases 04 and 06: Step Functions pieces both workflows share: the failure tail, the poll-until-settled loop, the
+input defaults and the guard against overlapping executions.
 
 The workflows are written as `sfn.StateMachineFragment`s (subclasses of `Fragment` here) chained in execution
 order. Pieces CDK does not ship:
@@ -9,6 +10,8 @@ order. Pieces CDK does not ship:
   with that error and cause;
 - `PollUntilSettled`: Wait -> Describe -> Choice until a resource leaves its in-progress statuses;
 - `sdk_call`: an AWS SDK integration task whose IAM action is spelt the way IAM spells it.
+- `with_defaults`: the execution input merged over default values (optional fields need no IsPresent checks);
+- `OldestRunningOnly`: an execution goes on only if it is the oldest running execution of its state machine.
 
 Rendering note: CDK lists a definition's states in the order it discovers them, walking each state's incoming edges
 (in the order they were connected) before its outgoing ones. Reordering how states are connected can reorder the
@@ -137,3 +140,66 @@ class PollUntilSettled(Fragment):
         choice = sfn.Choice(self, choice_state_id).when(in_progress, wait).otherwise(otherwise)
         wait.next(poll).next(choice)
         self._start, self._ends = wait, (ChoiceExit(choice, settled),)
+
+
+def with_defaults(scope: Construct, state_id: str, defaults_json: str) -> sfn.Pass:
+    """A Pass whose output is `defaults_json` (a JSON object, as text) with the execution input merged over it."""
+    return sfn.Pass(
+        scope,
+        state_id,
+        parameters={
+            "merged": sfn.JsonPath.json_merge(sfn.JsonPath.string_to_json(defaults_json), sfn.JsonPath.entire_payload)
+        },
+        output_path="$.merged",
+    )
+
+
+class OldestRunningOnly(Fragment):
+    """ListExecutions (RUNNING) of this state machine -> the oldest of them -> Choice: this execution goes on (the
+    fragment's end) only when it is that oldest one; any other goes to `skipped`.
+
+    Skipping every execution but the oldest (rather than every execution that sees another) means two executions
+    started at the same moment, such as duplicate events, cannot both stop: exactly one of them goes on. Step Functions
+    lists the most recent first, so the oldest is the last one listed. A failed listing joins `failed`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        state_machine_arn: str,
+        state_ids: tuple[str, str, str],  # the ListExecutions task, the Pass naming the oldest, the Choice
+        skipped: sfn.IChainable,
+        failed: FailureTail,
+        failure_error: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        list_id, oldest_id, choice_id = state_ids
+        running = tasks.CallAwsService(
+            self,
+            list_id,
+            service="sfn",
+            action="listExecutions",
+            iam_action="states:ListExecutions",
+            parameters={"StateMachineArn": state_machine_arn, "StatusFilter": "RUNNING"},
+            iam_resources=[state_machine_arn],
+            result_selector={"arns.$": "$.Executions[*].ExecutionArn"},
+            result_path="$.running",
+        )
+        running.add_catch(failed.failure(self, f"{list_id}Failed", failure_error, error_cause()), **catch_all())
+        # Written as the intrinsic itself: CDK's math_add takes literal numbers only, not a length token.
+        arns = "$.running.arns"
+        oldest = sfn.Pass(
+            self,
+            oldest_id,
+            parameters={
+                "oldest.$": f"States.ArrayGetItem({arns}, States.MathAdd(States.ArrayLength({arns}), -1))",
+                "me": sfn.JsonPath.execution_id,
+            },
+            result_path="$.running",
+        )
+        choice = sfn.Choice(self, choice_id).otherwise(skipped)
+        running.next(oldest).next(choice)
+        self._start = running
+        self._ends = (ChoiceExit(choice, sfn.Condition.string_equals_json_path("$.running.oldest", "$.running.me")),)

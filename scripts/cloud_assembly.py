@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config.names import PHASE_NUMBERS
+from config.phases import PHASE_NUMBERS
 
 ACKNOWLEDGED_RULES_KEY = "aws:cdk:acknowledged-rules"
 

@@ -4,12 +4,16 @@
   approve  --env ENV --token TOKEN [--approver NAME]   let a release waiting at the approval gate go to prod
   reject   --env ENV --token TOKEN [--reason TEXT] [--rejecter NAME]
                                                        stop it; prod stays as it is
-  rollback --env ENV [--stage prod]                    redeploy the package prod served before its current one
+  rollback --env ENV [--stage prod] [--version N] [--reason TEXT] [--actor NAME]
+                                                       redeploy a package prod served before: version N, or by
+                                                       default the release before the current one
+  releases --env ENV [--limit N]                       the release history of each stage, newest first
   cleanup  --env ENV [--target all|endpoints|models|configs] [--confirm]
                                                        list (default) or delete endpoints, endpoint configs and
                                                        models the workflow created: CloudFormation does not own them
 
-The Makefile wraps these: make approve-release / reject-release / rollback / cleanup.
+The Makefile wraps these: make approve-release / reject-release / rollback / releases / cleanup. The release history
+is read through scripts/release_records.py (the table the promotion workflow writes).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import getpass
 import json
 import sys
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +31,10 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from release_records import NoRollbackTarget, ReleaseRecord, history, rollback_target
+
 from config import EnvironmentConfig, load_environment
-from config.names import NO_PACKAGE, PROJECT, RELEASE_REJECTED_ERROR
+from config.names import PROJECT, RELEASE_REJECTED_ERROR, STAGES
 
 TARGETS = ("endpoints", "configs", "models")
 
@@ -66,18 +73,70 @@ def promotion_state_machine_arn(config: EnvironmentConfig) -> str:
     raise OperatorError(f"state machine {name} not found: is {config.names.stack('orchestration')} deployed?")
 
 
-def rollback(config: EnvironmentConfig, stage: str) -> str:
+def release_history(config: EnvironmentConfig, stage: str, limit: int | None = None) -> list[ReleaseRecord]:
+    """The stage's release records, newest first (the first one is what it serves now)."""
+    return history(_client("dynamodb", config), config.names.releases_table, stage, limit)
+
+
+def _refuse_while_running(config: EnvironmentConfig, machine_arn: str) -> None:
+    """One release at a time: the workflow would refuse an overlapping rollback too (ReleaseOverlap), with an alert."""
+    running = _client("stepfunctions", config).list_executions(stateMachineArn=machine_arn, statusFilter="RUNNING")
+    if running["executions"]:
+        arns = ", ".join(execution["executionArn"] for execution in running["executions"])
+        raise OperatorError(
+            f"a release is running ({arns}): answer its approval request (make reject-release) or wait for it, "
+            "then roll back"
+        )
+
+
+def rollback(
+    config: EnvironmentConfig,
+    stage: str,
+    version: int | None = None,
+    actor: str = "operator",
+    reason: str | None = None,
+) -> str:
+    """Start the promotion workflow in rollback mode (no staging, no approval gate) with the package of the chosen
+    prod release record: `version`, or the release before the current one."""
     if stage != "prod":
         raise OperatorError("only STAGE=prod rolls back by command: staging is restored by the workflow itself")
-    name = config.names.release_parameter("prod", "previous")
-    previous = _client("ssm", config).get_parameter(Name=name)["Parameter"]["Value"]
-    if previous == NO_PACKAGE:
-        raise OperatorError(f"{name} is '{NO_PACKAGE}': prod has served only one package, nothing to go back to")
+    machine_arn = promotion_state_machine_arn(config)
+    _refuse_while_running(config, machine_arn)
+    records = release_history(config, "prod")
+    try:
+        target = rollback_target(records, version)
+    except NoRollbackTarget as refused:
+        raise OperatorError(str(refused)) from None
+    request = {"model_package_arn": target.model_package_arn, "mode": "rollback", "actor": actor}
+    if reason:
+        request["reason"] = reason
     execution = _client("stepfunctions", config).start_execution(
-        stateMachineArn=promotion_state_machine_arn(config),
-        input=json.dumps({"model_package_arn": previous, "mode": "rollback"}),
+        stateMachineArn=machine_arn,
+        name=f"rollback-to-v{target.package_version}-{uuid.uuid4().hex[:12]}",  # findable in the console
+        input=json.dumps(request),
     )
-    return f"rolling {config.names.endpoint('prod')} back to {previous}\nexecution: {execution['executionArn']}"
+    return (
+        f"rolling {config.names.endpoint('prod')} back from {records[0].version_text} to {target.version_text}, "
+        f"released {target.released_at}\nexecution: {execution['executionArn']}"
+    )
+
+
+def releases_table(records: dict[str, list[ReleaseRecord]]) -> str:
+    """The history as a text table, one block per stage (newest first; the first row is what it serves now)."""
+    header = ("released at", "version", "mode", "actor", "endpoint config", "reason")
+    lines = []
+    for stage, stage_records in records.items():
+        rows = [
+            (r.released_at, str(r.package_version), r.mode, r.actor, r.endpoint_config_name, r.reason or "")
+            for r in stage_records
+        ]
+        widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+        lines.append(f"{stage}: {len(rows)} release(s)" + ("" if rows else " (none yet)"))
+        if rows:
+            for row in (header, *rows):
+                lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 # ---------------------------------------------------------------------------------------------- cleanup
@@ -151,7 +210,7 @@ def cleanup(config: EnvironmentConfig, target: str, confirm: bool, say: Callable
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("approve", "reject", "rollback", "cleanup"):
+    for name in ("approve", "reject", "rollback", "releases", "cleanup"):
         command = commands.add_parser(name)
         command.add_argument("--env", required=True)
         if name in ("approve", "reject"):
@@ -163,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("--rejecter", default=getpass.getuser())
         if name == "rollback":
             command.add_argument("--stage", default="prod")
+            command.add_argument("--version", type=int, help="the package version to go back to (make releases)")
+            command.add_argument("--reason", help="why (kept in the release record)")
+            command.add_argument("--actor", default=f"operator:{getpass.getuser()}")
+        if name == "releases":
+            command.add_argument("--limit", type=int, default=20, help="records per stage")
         if name == "cleanup":
             command.add_argument("--target", choices=("all", *TARGETS), default="all")
             command.add_argument("--confirm", action="store_true", help="delete (default: list only)")
@@ -174,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "reject":
             print(reject(config, args.token, args.reason, args.rejecter))
         elif args.command == "rollback":
-            print(rollback(config, args.stage))
+            print(rollback(config, args.stage, args.version, args.actor, args.reason))
+        elif args.command == "releases":
+            print(releases_table({stage: release_history(config, stage, args.limit) for stage in reversed(STAGES)}))
         else:
             cleanup(config, args.target, args.confirm)
     except OperatorError as error:

@@ -194,7 +194,12 @@ class DataStack(Stack):
                 sid="PublishDatasetValidated",
                 actions=["events:PutEvents"],
                 resources=[f"arn:{self.partition}:events:{self.region}:{self.account}:event-bus/default"],
-                conditions={"StringEquals": {"events:source": EVENT_SOURCE}},
+                # events:source is multivalued in IAM (one value per entry of the PutEvents call): every entry must
+                # carry the dataset source, and a call without the key matches nothing (Null false).
+                conditions={
+                    "ForAllValues:StringEquals": {"events:source": [EVENT_SOURCE]},
+                    "Null": {"events:source": "false"},
+                },
             ),
             iam.PolicyStatement(
                 sid="PublishAlerts", actions=["sns:Publish"], resources=[foundation.alerts_topic.topic_arn]

@@ -1,7 +1,7 @@
 """Phases 00-07: everything one environment deploys, its stacks wired together by typed references.
 
-Stack names, phase numbers and descriptions come from config/names.py (`STACK_PHASES`); the README's phase map says
-which code, tests and document belong to each phase.
+The stacks, their phase numbers and descriptions come from config/phases.py (`STACK_PHASES`); the README's phase map
+says which code, tests and document belong to each phase.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aws_cdk import Environment, Stack, Tags
 
 from config import EnvironmentConfig
-from config.names import STACK_PHASES
+from config.phases import STACK_PHASES
 from constructs import Construct
 from constructs.compliance import apply_mandatory_tags
 from stacks.data import DataStack
@@ -81,6 +81,9 @@ def build_environment(scope: Construct, config: EnvironmentConfig) -> Environmen
         data=data.outputs,
         **place("orchestration"),
     )
+    # The workflows name the pipeline (start, list and poll its executions) without a CloudFormation reference to it,
+    # so nothing else orders the deployments: without this, orchestration could deploy before the pipeline exists.
+    orchestration.add_stack_dependency(training, "the retraining workflow starts and polls the training pipeline")
     observability = ObservabilityStack(
         scope,
         config=config,

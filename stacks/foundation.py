@@ -1,7 +1,14 @@
-"""Phase 00: the shared security and operations base every other stack builds on."""
+"""Phase 00: the shared security and operations base every other stack builds on.
+
+The alerts topic is encrypted with the environment key, so an AWS service that publishes to it needs both a topic
+policy statement and the key: `Foundation.allow_service_to_publish` adds both, conditioned on this account and the
+publishing resources' ARN. The foundation allows this environment's CloudWatch alarms (`alarm:titanic-<env>-*`,
+every alarm any phase names after the environment); later phases call it for other services (budgets).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack
@@ -27,6 +34,44 @@ class Foundation:
     access_log_bucket: s3.IBucket
     artifacts_bucket: s3.IBucket
     alerts_topic: sns.ITopic
+
+    def allow_service_to_publish(self, service: str, *source_arn_patterns: str) -> None:
+        """Let `service` (e.g. "budgets.amazonaws.com") publish alerts for this account's resources whose ARN matches
+        one of `source_arn_patterns` (ArnLike, e.g. "arn:aws:budgets::<account>:*"). Call once per service.
+
+        Adds the topic policy statement and, for a service the key policy does not name yet, the key policy statement
+        SNS needs to encrypt the message for it (both with the same conditions: this account, those ARNs)."""
+        if not source_arn_patterns:
+            raise ValueError(f"{service}: name the ARN pattern(s) of the resources that publish")
+        name = re.sub(r"[^A-Za-z0-9]", "", service.removesuffix(".amazonaws.com").title())
+        account = Stack.of(self.alerts_topic).account
+        conditions = {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": list(source_arn_patterns)},
+        }
+        self.alerts_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{name}ToPublish",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["sns:Publish"],
+                resources=[self.alerts_topic.topic_arn],
+                conditions=conditions,
+            )
+        )
+        if service not in KEY_PUBLISHERS:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{name}ToUseTheKeyForAlerts",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],  # in a key policy "*" means this key
+                    conditions=conditions,
+                )
+            )
+
+
+# Services the key policy lets use the key for the alerts topic from the start (alarms, EventBridge rules).
+KEY_PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
 
 
 class FoundationStack(Stack):
@@ -74,11 +119,19 @@ class FoundationStack(Stack):
             enforce_ssl=True,
         )
         topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
-        self._let_alarms_publish(topic)
-
-        self._let_budgets_publish_alerts(topic, key)
         self.outputs = Foundation(
             key=key, access_log_bucket=access_logs.bucket, artifacts_bucket=artifacts.bucket, alerts_topic=topic
+        )
+        # Every alarm of this environment (guard, workflow, observability, drift alarms) is named titanic-<env>-...
+        self.outputs.allow_service_to_publish(
+            "cloudwatch.amazonaws.com",
+            f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{self._names.prefix}-*",
+        )
+        # Phase 07: the observability stack's budget notifies the topic (AWS Budgets user guide, "Creating an Amazon SNS
+        # topic for budget notifications"). Here, not in that stack: a stack cannot edit another's key policy, and a
+        # second AWS::SNS::TopicPolicy would replace this topic's whole policy (SNS keeps one policy per topic).
+        self.outputs.allow_service_to_publish(
+            "budgets.amazonaws.com", f"arn:{self.partition}:budgets::{self.account}:*"
         )
 
     def _mlflow_artifact_retention(self) -> s3.LifecycleRule:
@@ -90,20 +143,6 @@ class FoundationStack(Stack):
             noncurrent_version_expiration=Duration.days(self._config.mlflow.artifact_noncurrent_days),
             abort_incomplete_multipart_upload_after=Duration.days(1),
             expired_object_delete_marker=True,  # a deleted artifact's marker goes once no version is left
-        )
-
-    def _let_alarms_publish(self, topic: sns.Topic) -> None:
-        """CloudWatch publishes an alarm's actions as cloudwatch.amazonaws.com, under the topic's policy: only this
-        account's alarms named for this environment may (the drift monitor added alarms; this covers every alarm)."""
-        alarms = f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{self._names.prefix}-*"
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowThisEnvironmentsAlarms",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}, "ArnLike": {"aws:SourceArn": alarms}},
-            )
         )
 
     def _capture_expiration(self) -> s3.LifecycleRule:
@@ -133,10 +172,7 @@ class FoundationStack(Stack):
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowAlertPublishersToUseTheKey",
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
+                principals=[iam.ServicePrincipal(service) for service in KEY_PUBLISHERS],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy "*" means this key
                 conditions={"StringEquals": {"aws:SourceAccount": self.account}},
@@ -157,33 +193,3 @@ class FoundationStack(Stack):
             )
         )
         return key
-
-    # ------------------------------------------------------------------------------------------ phase 07: budgets
-    def _let_budgets_publish_alerts(self, topic: sns.Topic, key: kms.Key) -> None:
-        """The budget of the observability stack notifies this encrypted topic as budgets.amazonaws.com: the topic
-        policy must let it publish and the key policy let it use the key, both only for this account's budgets
-        (AWS Budgets user guide, "Creating an Amazon SNS topic for budget notifications"). Here, not in that stack:
-        a stack cannot edit another's key policy, and a second AWS::SNS::TopicPolicy would replace this topic's
-        whole policy (SNS keeps one policy per topic)."""
-        conditions = {
-            "StringEquals": {"aws:SourceAccount": self.account},
-            "ArnLike": {"aws:SourceArn": f"arn:{self.partition}:budgets::{self.account}:*"},
-        }
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowBudgetsToPublish",
-                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions=conditions,
-            )
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowBudgetsToUseTheKeyForAlerts",
-                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy "*" means this key
-                conditions=conditions,
-            )
-        )

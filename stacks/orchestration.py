@@ -22,9 +22,11 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
 
 from config import EnvironmentConfig
+from config.names import RELEASE_ACTOR_APPROVAL_EVENT
 from constructs import Construct
 from constructs.compliance import skip_checkov
 from constructs.drift_monitor import DriftMonitor, DriftMonitorOutputs, DriftMonitorTargets
+from constructs.grants import publish_to_encrypted_topic
 from constructs.monitored_state_machine import MonitoredStateMachine
 from constructs.promotion import PromotionTargets, PromotionWorkflow
 from constructs.python_function import PowertoolsFunction
@@ -85,8 +87,7 @@ class OrchestrationStack(Stack):
                 key=foundation.key,
                 data_capture_uri=serving.data_capture_uri,
                 guard_alarm_names=serving.guard_alarm_names,
-                current_package_parameters=serving.current_package_parameters,
-                previous_package_parameter=serving.previous_package_parameter,
+                releases_table=serving.releases_table,
                 model_package_group_name=training.model_package_group_name,
                 alerts_topic=foundation.alerts_topic,
                 smoke_function=smoke.function,
@@ -175,7 +176,7 @@ class OrchestrationStack(Stack):
         timeout: Duration,
         foundation: Foundation,
     ) -> sfn.StateMachine:
-        return MonitoredStateMachine(
+        machine = MonitoredStateMachine(
             self,
             construct_id,
             state_machine_name=name,
@@ -187,6 +188,9 @@ class OrchestrationStack(Stack):
             destroy_on_delete=self._config.destroy_on_delete,
             wildcard_reasons=workflow.wildcard_reasons,
         ).state_machine
+        # Both workflows publish their alerts (and the approval request) to the topic the environment key encrypts.
+        machine.add_to_role_policy(publish_to_encrypted_topic(foundation.key))
+        return machine
 
     def _release_on_approval(self, machine: sfn.StateMachine, model_package_group_name: str) -> None:
         """A package approved in this environment's group starts a release."""
@@ -208,6 +212,7 @@ class OrchestrationStack(Stack):
                         {
                             "model_package_arn": events.EventField.from_path("$.detail.ModelPackageArn"),
                             "mode": "release",
+                            "actor": RELEASE_ACTOR_APPROVAL_EVENT,
                         }
                     ),
                     retry_attempts=3,

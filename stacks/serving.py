@@ -4,8 +4,9 @@ The endpoints themselves (and their models and endpoint configs) are runtime res
 (constructs/promotion/, deployed by the phase 06 stack stacks/orchestration.py) creates them from an approved model
 package, so CloudFormation never replaces a serving endpoint and the rollback command can redeploy any earlier
 package. This stack owns what must exist before and after any rollout: the role endpoints run as, the guard alarms a
-prod rollout watches, the data capture location and the parameters recording which package each endpoint serves
-(the rollback command reads them). Phase 04 in one list: this stack, constructs/promotion/, lambdas/smoke_test/,
+prod rollout watches, the data capture location and the release records table (one item per time a stage starts
+serving a package, written by the workflow, read by the rollback command; CloudFormation owns the table, never its
+items). Phase 04 in one list: this stack, constructs/promotion/, lambdas/smoke_test/,
 ml/inference.py and ml/smoke.py, scripts/release.py (README phase map).
 """
 
@@ -16,14 +17,15 @@ from dataclasses import dataclass
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_ssm as ssm
 
 from config import EnvironmentConfig
-from config.names import NO_PACKAGE, STAGES, VARIANT_NAME, Names, with_runbook
+from config.names import VARIANT_NAME, Names, with_runbook
 from config.sections import ServingSettings
 from constructs import Construct
 from constructs.grants import PolicyGrants, ecr_pull_statements
+from constructs.retention import removal_policy
 from constructs.sklearn_image import ecr_repository_arn, sklearn_image_uri
 from stacks.foundation import Foundation
 
@@ -41,8 +43,7 @@ class Serving:
     endpoint_names: dict[str, str]  # stage -> endpoint name
     guard_alarm_names: tuple[str, ...]  # alarms that roll a prod rollout back
     data_capture_uri: str
-    current_package_parameters: dict[str, ssm.IStringParameter]  # stage -> package ARN it serves
-    previous_package_parameter: ssm.IStringParameter  # prod's previously served package (rollback target)
+    releases_table: dynamodb.ITable  # release records (docs/04, "Release history")
 
 
 class ServingStack(Stack):
@@ -53,14 +54,12 @@ class ServingStack(Stack):
         names = config.names
         role = self._endpoint_role(config.region, names, foundation)
         guard_alarm_names = self._guard_alarms(names, config.serving, foundation)
-        current, previous = self._release_records(names)
         self.outputs = Serving(
             endpoint_role=role,
             endpoint_names=names.endpoints,
             guard_alarm_names=guard_alarm_names,
             data_capture_uri=f"s3://{foundation.artifacts_bucket.bucket_name}/{names.data_capture_prefix}",
-            current_package_parameters=current,
-            previous_package_parameter=previous,
+            releases_table=self._release_records(names, foundation, config.destroy_on_delete),
         )
 
     def _endpoint_role(self, region: str, names: Names, foundation: Foundation) -> iam.Role:
@@ -83,12 +82,18 @@ class ServingStack(Stack):
             ),
             because=NO_RESOURCE_LEVEL_PERMISSIONS,
         )
+        model_keys, code_keys = (
+            artifacts.arn_for_objects(names.model_artifact_keys),
+            artifacts.arn_for_objects(names.serving_code_keys),
+        )
         grants.add(
-            iam.PolicyStatement(
-                sid="ReadModelArtifacts", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("*")]
-            ),
-            because="model.tar.gz keys are chosen by the SageMaker pipeline run (one prefix per execution); the role "
-            "reads objects only (s3:GetObject) of the environment's own artifacts bucket",
+            iam.PolicyStatement(sid="ReadModelArtifacts", actions=["s3:GetObject"], resources=[model_keys, code_keys]),
+            because={
+                model_keys: "model.tar.gz keys are chosen per pipeline execution (<execution id>/model/<job>/output/); "
+                "the role reads only the model folders of this environment's pipeline, not MLflow runs or captures",
+                code_keys: "the code bundle each registered package serves with is copied per pipeline execution "
+                "(<execution id>/serving-code/); the role reads only those folders",
+            },
         )
         grants.add(
             iam.PolicyStatement(
@@ -167,25 +172,21 @@ class ServingStack(Stack):
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(foundation.alerts_topic))
         return tuple(names.guard_alarm(suffix) for suffix in guards)  # plain names: no cross-stack export
 
-    def _release_records(self, names: Names) -> tuple[dict[str, ssm.IStringParameter], ssm.IStringParameter]:
-        """Which package each endpoint serves, and what prod served before (written by the promotion workflow)."""
-        current = {
-            stage: ssm.StringParameter(
-                self,
-                f"{stage.capitalize()}CurrentPackage",
-                parameter_name=names.release_parameter(stage, "current"),
-                string_value=NO_PACKAGE,
-                description=f"model package ARN that {names.endpoint(stage)} serves (written by the promotion "
-                "workflow)",
-            )
-            for stage in STAGES
-        }
-        previous = ssm.StringParameter(
+    def _release_records(self, names: Names, foundation: Foundation, destroy_on_delete: bool) -> dynamodb.Table:
+        """One item per time a stage starts serving a package (written by the promotion workflow): partition key
+        `stage`, sort key `released_at` (ISO-8601 UTC), so a stage's history reads newest first with one Query."""
+        return dynamodb.Table(
             self,
-            "ProdPreviousPackage",
-            parameter_name=names.release_parameter("prod", "previous"),
-            string_value=NO_PACKAGE,
-            description=f"model package ARN that {names.endpoint('prod')} served before its current one (rollback "
-            "target)",
+            "ReleaseRecords",
+            table_name=names.releases_table,
+            partition_key=dynamodb.Attribute(name="stage", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="released_at", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=foundation.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=not destroy_on_delete,
+            removal_policy=removal_policy(destroy_on_delete),
         )
-        return current, previous

@@ -31,6 +31,9 @@ PLACEHOLDERS = (
 
 # Inside the code bundle (constructs/code_bundle.py): the ml/ package as a folder, plus the serving entry module.
 BUNDLE_ROOT_IN_PROCESSING = "/opt/ml/processing/input/code"
+# ModelEvaluation copies the bundle here; SageMaker uploads it next to the model (config.names
+# PIPELINE_SERVING_CODE_FOLDER) and the registered package serves from that copy, not from the CDK assets bucket.
+SERVING_CODE_IN_PROCESSING = "/opt/ml/processing/serving-code"
 SERVING_ENTRY_MODULE = "serving_entry.py"
 
 # Step names (the issue fixes them; tests and the pipeline-start script use them).

@@ -17,11 +17,8 @@ import warnings
 from dataclasses import dataclass
 
 from sagemaker.inputs import TrainingInput
-from sagemaker.model import Model
-from sagemaker.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
 from sagemaker.sklearn.estimator import SKLearn
-from sagemaker.workflow._utils import _RegisterModelStep
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
 from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -32,10 +29,11 @@ from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
+from config.names import PIPELINE_MODEL_FOLDER, PIPELINE_SERVING_CODE_FOLDER, SERVING_CODE_ARCHIVE
 from constructs.sklearn_image import SKLEARN_VERSION, sklearn_image_uri
 from ml import contracts
 from stacks.sagemaker_offline import offline_session
-from stacks.training_pipeline_baseline import baseline_output, drift_check_baselines, published_baseline_uri
+from stacks.training_pipeline_baseline import baseline_output
 from stacks.training_pipeline_contract import (
     ARTIFACTS_BUCKET,
     BUNDLE_ROOT_IN_PROCESSING,
@@ -50,11 +48,11 @@ from stacks.training_pipeline_contract import (
     KMS_KEY_ARN,
     MLFLOW_TRACKING_ARN,
     PREPROCESS_STEP,
-    REGISTER_STEP,
-    SERVING_ENTRY_MODULE,
+    SERVING_CODE_IN_PROCESSING,
     TRAIN_STEP,
     DefinitionSettings,
 )
+from stacks.training_pipeline_register import register_step
 
 
 def _artifacts(settings: DefinitionSettings, *parts: str) -> Join:
@@ -69,15 +67,20 @@ def _artifacts(settings: DefinitionSettings, *parts: str) -> Join:
     )
 
 
-def _script_processor(settings: DefinitionSettings, session, instance_type, instance_count, script: str) -> Processor:
+def _script_processor(
+    settings: DefinitionSettings, session, instance_type, instance_count, script: str, keep_bundle: bool = False
+) -> Processor:
     """A processing job that unpacks the code bundle and runs one ml/ script with the job's arguments.
 
     The same pattern as the SDK's FrameworkProcessor (its runproc.sh untars sourcedir.tar.gz), written inline so
-    that nothing is uploaded while the definition is built.
+    that nothing is uploaded while the definition is built. `keep_bundle`: also copy the bundle to
+    SERVING_CODE_IN_PROCESSING, an output of the job (the code the registered model serves with).
     """
+    # The input keeps the object's name (the asset key, "<hash>.gz"); the key is known, so it is named exactly.
+    bundle, into = posixpath.basename(settings.code_bundle_key), SERVING_CODE_IN_PROCESSING
+    keep = f"mkdir -p {into}; cp {bundle} {into}/{SERVING_CODE_ARCHIVE}; " if keep_bundle else ""
     command = (
-        # The input keeps the object's name (the asset key, "<hash>.gz"); the key is known, so it is named exactly.
-        f"set -euo pipefail; cd {BUNDLE_ROOT_IN_PROCESSING}; tar -xzf {posixpath.basename(settings.code_bundle_key)}; "
+        f"set -euo pipefail; cd {BUNDLE_ROOT_IN_PROCESSING}; tar -xzf {bundle}; {keep}"
         f'exec python3 {BUNDLE_ROOT_IN_PROCESSING}/ml/{script} "$@"'
     )
     return Processor(
@@ -128,7 +131,7 @@ def build_pipeline(settings: DefinitionSettings) -> Pipeline:
     preprocess = _preprocess_step(settings, session, parameters, code_input)
     train = _train_step(settings, session, parameters, preprocess)
     evaluate, metric, evaluation_uri = _evaluate_step(settings, session, parameters, code_input, preprocess, train)
-    register = _register_step(settings, session, train, evaluation_uri, published_baseline_uri(evaluate))
+    register = register_step(settings, session, train, evaluate, evaluation_uri)
     fail = FailStep(
         name=FAIL_STEP,
         error_message=Join(
@@ -214,7 +217,7 @@ def _train_step(settings, session, parameters: _Parameters, preprocess: Processi
         instance_type=parameters.training_type,
         instance_count=1,  # scikit-learn trains on one instance; the SDK refuses anything else
         hyperparameters=hyperparameters,
-        output_path=_artifacts(settings, "model"),
+        output_path=_artifacts(settings, PIPELINE_MODEL_FOLDER),
         code_location=f"s3://{ARTIFACTS_BUCKET}/{settings.artifacts_prefix}/code",
         volume_kms_key=KMS_KEY_ARN,
         output_kms_key=KMS_KEY_ARN,
@@ -245,7 +248,7 @@ def _evaluate_step(
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
     evaluate = ProcessingStep(
         name=EVALUATE_STEP,
-        step_args=_script_processor(settings, session, parameters.processing_type, 1, "evaluate.py").run(
+        step_args=_script_processor(settings, session, parameters.processing_type, 1, "evaluate.py", True).run(
             inputs=[
                 code_input,
                 ProcessingInput(source=model_data, destination=contracts.MODEL_INPUT_DIR, input_name="model"),
@@ -260,6 +263,11 @@ def _evaluate_step(
                     destination=_artifacts(settings, "evaluation"),
                 ),
                 baseline_output(settings),
+                ProcessingOutput(
+                    output_name=PIPELINE_SERVING_CODE_FOLDER,
+                    source=SERVING_CODE_IN_PROCESSING,
+                    destination=_artifacts(settings, PIPELINE_SERVING_CODE_FOLDER),
+                ),
             ],
             arguments=[
                 "--model-dir",
@@ -287,43 +295,6 @@ def _evaluate_step(
         json_path=contracts.metric_json_path(settings.quality_metric),
     )
     return evaluate, metric, evaluation_uri
-
-
-def _register_step(
-    settings, session, train: TrainingStep, evaluation_uri: Join, baseline_uri: Join
-) -> _RegisterModelStep:
-    """RegisterModel: the same image serves; SAGEMAKER_PROGRAM names a top-level module of the bundle because the
-    serving container imports it by module name (see docs/03-sagemaker-pipeline.md)."""
-    model = Model(
-        image_uri=sklearn_image_uri(settings.region),
-        model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
-        role=EXECUTION_ROLE_ARN,
-        env={
-            "SAGEMAKER_PROGRAM": SERVING_ENTRY_MODULE,
-            "SAGEMAKER_SUBMIT_DIRECTORY": _code_uri(settings),
-            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-            "SAGEMAKER_REGION": settings.region,
-        },
-        sagemaker_session=session,
-    )
-    register_args = model.register(
-        content_types=[contracts.JSON_CONTENT_TYPE, contracts.CSV_CONTENT_TYPE],
-        response_types=[contracts.JSON_CONTENT_TYPE],
-        inference_instances=["ml.t2.medium", "ml.m5.large"],
-        transform_instances=["ml.m5.large"],
-        model_package_group_name=settings.model_package_group_name,
-        approval_status="PendingManualApproval",
-        model_metrics=ModelMetrics(
-            model_statistics=MetricsSource(content_type=contracts.JSON_CONTENT_TYPE, s3_uri=evaluation_uri)
-        ),
-        description=f"titanic-sagemaker model from pipeline {settings.pipeline_name}",
-        **drift_check_baselines(baseline_uri),
-    )
-    if register_args.need_runtime_repack:  # only a model with an entry point is repacked; this one has none
-        raise AssertionError("the registered model must not need a repack step")
-    # ModelStep would name the step "<name>-RegisterModel"; the issue fixes the name "RegisterModel", so the step
-    # ModelStep builds is built directly from the same arguments.
-    return _RegisterModelStep(name=REGISTER_STEP, step_args=register_args.create_model_package_request)
 
 
 def _training_input(uri) -> TrainingInput:

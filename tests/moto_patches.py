@@ -5,7 +5,10 @@ tests that execute the synthesized state machines (tests/workflows/) enter `emul
 - Lambda without Docker echoes its payload: `invoke` runs the real handler in process (`handlers` by function name).
 - sagemaker:UpdateEndpoint is not implemented: `EndpointUpdates` switches the endpoint to the new config, or (when a
   test asks for it) leaves it on the old one, which is what SageMaker does when a guard alarm rolls a blue/green
-  update back.
+  update back. Like SageMaker, it refuses an update that changes the instance type of a variant registered as a
+  scalable target, and with RetainAllVariantProperties keeps the variant's current instance counts.
+- DescribeEndpoint cannot be made to fail the way IAM or throttling does: `DescribeFailures` makes it answer a given
+  error code for given endpoints (AccessDeniedException, ThrottlingException), as a denied or throttled call would.
 - The aws-sdk integration name `applicationautoscaling` is not mapped to boto3's `application-autoscaling`.
 - aws-sdk:sfn calls: Step Functions takes and returns PascalCase names for every SDK integration (StateMachineArn,
   Executions) while the Step Functions API itself is camelCase; moto passes the names through unchanged, so the stub
@@ -40,8 +43,10 @@ from types import SimpleNamespace
 from unittest import mock
 
 from moto import mock_aws
+from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import ActionResult
+from moto.sagemaker.exceptions import SagemakerClientError
 from moto.sagemaker.models import FakePipelineExecution, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend
@@ -96,22 +101,82 @@ class EndpointUpdates:
         updates = self
 
         def update_endpoint(response: SageMakerResponse) -> ActionResult:
-            name = response._get_param("EndpointName")
-            config_name = response._get_param("EndpointConfigName")
-            call = {"EndpointName": name, "EndpointConfigName": config_name}
-            if response._get_param("DeploymentConfig"):
-                call["DeploymentConfig"] = response._get_param("DeploymentConfig")
+            call = {
+                key: response._get_param(key)
+                for key in (
+                    "EndpointName",
+                    "EndpointConfigName",
+                    "DeploymentConfig",
+                    "RetainAllVariantProperties",
+                    "ExcludeRetainedVariantProperties",
+                )
+                if response._get_param(key) is not None
+            }
             updates.calls.append(call)
+            name, config_name = call["EndpointName"], call["EndpointConfigName"]
             backend = sagemaker_backends[ACCOUNT][REGION]
             endpoint = backend.endpoints[name]  # KeyError -> moto answers with an error, as AWS would
+            new = backend.endpoint_configs.get(config_name)
+            if new is None:
+                backend.describe_endpoint_config(config_name)  # fails for an unknown config, as AWS does
+            _refuse_instance_type_change_while_scaled(backend, endpoint, new)
             if name in updates.roll_back:
                 updates.roll_back.discard(name)
             else:
-                backend.describe_endpoint_config(config_name)  # fails for an unknown config, as AWS would
-                endpoint.endpoint_config_name = config_name
+                _switch(endpoint, new, retain=bool(call.get("RetainAllVariantProperties")))
             return ActionResult({"EndpointArn": endpoint.arn})
 
         return update_endpoint
+
+
+def _refuse_instance_type_change_while_scaled(backend, endpoint, new) -> None:
+    """SageMaker refuses an update that changes the instance type of a variant that is a scalable target (AWS:
+    "Update endpoints that use auto scaling")."""
+    old = {v["VariantName"]: v for v in backend.endpoint_configs[endpoint.endpoint_config_name].production_variants}
+    scaling = applicationautoscaling_backends[ACCOUNT][REGION]
+    for variant in new.production_variants:
+        before = old.get(variant["VariantName"])
+        resource_id = f"endpoint/{endpoint.endpoint_name}/variant/{variant['VariantName']}"
+        scaled = scaling.describe_scalable_targets("sagemaker", [resource_id], None)
+        if before and before.get("InstanceType") != variant.get("InstanceType") and scaled:
+            raise SagemakerClientError(
+                "ValidationException",
+                f"The variant {variant['VariantName']} is a scalable target: deregister it before changing its "
+                "instance type",
+            )
+
+
+def _switch(endpoint, new, retain: bool) -> None:
+    """The endpoint now runs `new`; with `retain`, each variant keeps its current instance counts."""
+    counts = {v["VariantName"]: v for v in endpoint.production_variants}
+    variants = endpoint._process_production_variants(new.production_variants)
+    if retain:
+        for variant in variants:
+            for key in ("CurrentInstanceCount", "DesiredInstanceCount"):
+                if key in counts.get(variant["VariantName"], {}):
+                    variant[key] = counts[variant["VariantName"]][key]
+    endpoint.endpoint_config_name = new.endpoint_config_name
+    endpoint.production_variants = variants
+
+
+@dataclass
+class DescribeFailures:
+    """DescribeEndpoint of the endpoints named in `errors` fails with that error code (as IAM denying or throttling
+    the call would); the others are described by moto."""
+
+    errors: dict[str, str] = field(default_factory=dict)  # endpoint name -> error code
+
+    def handler(self):
+        failures, original = self, SageMakerResponse.describe_endpoint
+
+        def describe_endpoint(response: SageMakerResponse) -> ActionResult:
+            name = response._get_param("EndpointName")
+            if name in failures.errors:
+                code = failures.errors[name]
+                raise SagemakerClientError(code, f"{code}: sagemaker:DescribeEndpoint on endpoint {name} failed")
+            return original(response)
+
+        return describe_endpoint
 
 
 @contextmanager
@@ -198,10 +263,11 @@ class Clock:
 
 @contextmanager
 def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
-    """moto with state machine execution and every patch above. Yields clock, updates and answers (the queue of
-    endpoint response bodies)."""
+    """moto with state machine execution and every patch above. Yields clock, updates, describe_failures and answers
+    (the queue of endpoint response bodies)."""
     clock = Clock()
     updates = EndpointUpdates()
+    describe_failures = DescribeFailures()
     answers: list[str] = []
     original_timeout = TimeoutSeconds._eval_seconds
 
@@ -228,9 +294,10 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
         mock.patch.object(SageMakerRuntimeBackend, "invoke_endpoint", answer),
         mock.patch.object(TimeoutSeconds, "_eval_seconds", timeout),
         mock.patch.object(SageMakerResponse, "update_endpoint", updates.handler(), create=True),
+        mock.patch.object(SageMakerResponse, "describe_endpoint", describe_failures.handler()),
         mock.patch.object(StateTaskService, "_SERVICE_NAME_SFN_TO_BOTO_OVERRIDES", overrides),
     ):
-        yield SimpleNamespace(clock=clock, updates=updates, answers=answers)
+        yield SimpleNamespace(clock=clock, updates=updates, answers=answers, describe_failures=describe_failures)
 
 
 # ------------------------------------------------------------------------------------------------------ orphan report

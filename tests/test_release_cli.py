@@ -51,28 +51,99 @@ def _promotion_machine():
     )["stateMachineArn"]
 
 
-def test_rollback_starts_the_promotion_in_rollback_mode_with_the_previous_package(aws):
-    ssm = boto3.client("ssm", region_name=CONFIG.region)
-    previous = f"arn:aws:sagemaker:eu-west-1:123456789012:model-package/{P}-models/3"
-    ssm.put_parameter(Name=f"/{P}/serving/prod/previous-package", Value=previous, Type="String")
+def _history(*versions: int, modes: tuple[str, ...] = ()) -> list[dict]:
+    """Release records of prod as DynamoDB items, oldest first (one per version; `modes` of the newest last)."""
+    modes = ("release",) * (len(versions) - len(modes)) + tuple(modes)
+    items = []
+    for index, (version, mode) in enumerate(zip(versions, modes)):
+        package = f"arn:aws:sagemaker:eu-west-1:123456789012:model-package/{P}-models/{version}"
+        items.append(
+            {
+                "stage": {"S": "prod"},
+                "released_at": {"S": f"2026-12-0{index + 1}T10:00:00.000Z"},
+                "model_package_arn": {"S": package},
+                "package_version": {"N": str(version)},
+                "model_name": {"S": f"{P}-{index}"},
+                "endpoint_name": {"S": f"{P}-prod"},
+                "endpoint_config_name": {"S": f"{P}-prod-{index}"},
+                "mode": {"S": mode},
+                "execution_arn": {"S": f"arn:aws:states:eu-west-1:123456789012:execution:{P}-promotion:{index}"},
+                "actor": {"S": "eventbridge:package-approved"},
+            }
+        )
+    return items
+
+
+def _releases_table(items: list[dict]) -> None:
+    client = boto3.client("dynamodb", region_name=CONFIG.region)
+    client.create_table(
+        TableName=CONFIG.names.releases_table,
+        KeySchema=[{"AttributeName": "stage", "KeyType": "HASH"}, {"AttributeName": "released_at", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "stage", "AttributeType": "S"},
+            {"AttributeName": "released_at", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for item in items:
+        client.put_item(TableName=CONFIG.names.releases_table, Item=item)
+
+
+def _started_input(arn: str) -> dict:
+    sfn = boto3.client("stepfunctions", region_name=CONFIG.region)
+    (execution,) = sfn.list_executions(stateMachineArn=arn)["executions"]
+    return json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+
+
+def test_rollback_starts_the_promotion_in_rollback_mode_with_the_release_before_the_current_one(aws):
+    _releases_table(_history(1, 2, 3))
     arn = _promotion_machine()
 
-    assert release.main(["rollback", "--env", "dev"]) == 0
-    (execution,) = boto3.client("stepfunctions", region_name=CONFIG.region).list_executions(stateMachineArn=arn)[
-        "executions"
-    ]
-    started = boto3.client("stepfunctions", region_name=CONFIG.region).describe_execution(
-        executionArn=execution["executionArn"]
+    assert release.main(["rollback", "--env", "dev", "--actor", "alice", "--reason", "v3 drifts"]) == 0
+    assert _started_input(arn) == {
+        "model_package_arn": f"arn:aws:sagemaker:eu-west-1:123456789012:model-package/{P}-models/2",
+        "mode": "rollback",
+        "actor": "alice",
+        "reason": "v3 drifts",
+    }
+
+
+def test_rollback_to_a_named_version_takes_its_newest_record(aws):
+    _releases_table(_history(1, 2, 3))
+    arn = _promotion_machine()
+    assert release.main(["rollback", "--env", "dev", "--version", "1", "--actor", "bob"]) == 0
+    assert _started_input(arn)["model_package_arn"].endswith("/1")
+
+
+@pytest.mark.parametrize(
+    ("items", "arguments", "refusal"),
+    [
+        ([], [], "no release record yet"),
+        (_history(1), [], "served only version 1"),
+        (_history(1, 2, 1, modes=("rollback",)), [], "Name the target"),  # default = the package rolled back from
+        (_history(1, 2, 2), [], "served the same package"),
+        (_history(1, 2), ["--version", "2"], "already serves version 2"),
+        (_history(1, 2), ["--version", "5"], "version 5 never served prod"),
+    ],
+)
+def test_rollback_refuses_when_the_history_names_no_target(aws, capsys, items, arguments, refusal):
+    _releases_table(items)
+    arn = _promotion_machine()
+    assert release.main(["rollback", "--env", "dev", *arguments]) == 1
+    assert refusal in capsys.readouterr().err
+    assert (
+        boto3.client("stepfunctions", region_name=CONFIG.region).list_executions(stateMachineArn=arn)["executions"]
+        == []
     )
-    assert json.loads(started["input"]) == {"model_package_arn": previous, "mode": "rollback"}
 
 
-def test_rollback_without_a_previous_package_refuses(aws, capsys):
-    ssm = boto3.client("ssm", region_name=CONFIG.region)
-    ssm.put_parameter(Name=f"/{P}/serving/prod/previous-package", Value="none", Type="String")
-    _promotion_machine()
-    assert release.main(["rollback", "--env", "dev"]) == 1
-    assert "nothing to go back to" in capsys.readouterr().err
+def test_the_releases_command_prints_each_stage_newest_first(aws, capsys):
+    _releases_table(_history(1, 2))
+    assert release.main(["releases", "--env", "dev"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "prod: 2 release(s)"
+    assert [line.split()[1] for line in out[2:4]] == ["2", "1"]  # version column, newest first
+    assert "staging: 0 release(s) (none yet)" in out
 
 
 def test_rollback_of_staging_is_refused(aws, capsys):

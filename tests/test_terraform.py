@@ -207,6 +207,11 @@ def test_operators_read_and_answer_releases_of_their_environment_only(blocks):
             assert action in OPERATOR_WRITES or verb.startswith(READ_VERBS), f"{sid}: {action} changes something"
         if statement["resources"] == ["*"]:
             assert set(statement["actions"]) <= NO_RESOURCE_LEVEL, f"{sid}: * only where the API offers nothing else"
+        elif statement["actions"] == ["kms:Decrypt"]:
+            # The environment key is created by CDK: it is named by its alias, and used only through DynamoDB.
+            conditions = {c["variable"]: c["values"] for c in statement["condition"]}
+            assert conditions["kms:ResourceAliases"] == ["alias/titanic-${each.key}"], sid
+            assert conditions["kms:ViaService"] == ["dynamodb.${var.region}.amazonaws.com"], sid
         else:
             resources = statement["resources"]
             resources = resources if isinstance(resources, list) else [resources]
@@ -218,8 +223,10 @@ def test_operators_read_and_answer_releases_of_their_environment_only(blocks):
     assert granted["StartThisEnvironmentsTrainingPipeline"]["resources"][0].endswith(
         ":pipeline/titanic-${each.key}-training"
     )
+    assert granted["ReadThisEnvironmentsReleaseHistory"]["resources"] == [
+        "${local.arn}:dynamodb:${var.region}:${local.account}:table/titanic-${each.key}-releases"
+    ]
     described = granted["DescribeThisEnvironmentsResources"]["resources"]
-    assert any(r.endswith(":parameter/titanic-${each.key}/*") for r in described)  # the release records
     assert any(r.endswith(":stateMachine:titanic-${each.key}-*") for r in described)
 
 
@@ -261,10 +268,12 @@ def test_the_cdk_execution_policy_is_scoped_to_this_apps_names(blocks):
     lambda_only = granted["EncryptFunctionEnvironmentsWithProjectKeys"]
     assert [c["variable"] for c in lambda_only["condition"]] == ["aws:ResourceTag/project", "kms:ViaService"]
     assert lambda_only["condition"][1]["values"] == ["lambda.${var.region}.amazonaws.com"]
+    assert granted["EncryptTablesWithTheKeysOfThisProject"]["condition"][0]["variable"] == "aws:ResourceTag/project"
     # MLflow apps: ARNs with a generated ID, so (like keys) limited by the project tag, on create and after.
     tagged = {
         "ManageKeysOfThisProject",
         "EncryptFunctionEnvironmentsWithProjectKeys",
+        "EncryptTablesWithTheKeysOfThisProject",
         "CreateMlflowAppsTaggedForThisProject",
         "ManageMlflowAppsOfThisProject",
     }
@@ -282,8 +291,14 @@ def test_the_cdk_execution_policy_is_scoped_to_this_apps_names(blocks):
         text = str(statement["resources"])
         bootstrap = any(
             part in text
-            for part in ("cdk-${var.cdk_qualifier}", "cdk-bootstrap/${var.cdk_qualifier}/", ":017000801446:")
-        )  # the CDK bootstrap's asset bucket and version parameter, the AWS-published Powertools layer
+            for part in (
+                "cdk-${var.cdk_qualifier}",
+                "cdk-bootstrap/${var.cdk_qualifier}/",
+                ":017000801446:",
+                "::parameter/aws/service/powertools/python/",
+            )
+        )  # the CDK bootstrap's asset bucket and version parameter, the AWS-published Powertools layer and its
+        # public parameter
         assert "${prefix}" in text or bootstrap, f"{sid} is not limited to titanic-<env> names"
     passed = granted["PassRolesOfThisAppToItsServices"]
     assert passed["actions"] == ["iam:PassRole"] and passed["condition"][0]["variable"] == "iam:PassedToService"

@@ -1,8 +1,15 @@
 """Phase 04, promotion step 1: admission. Only a well-formed request for an Approved package of this environment's
-model group, with evaluation metrics, goes further; anything else fails as PackageRefused.
+model group, with evaluation metrics, goes further, and only when no older release of the environment is running;
+anything else fails as PackageRefused (or ReleaseOverlap).
 
-    CheckInput -> CheckMode -> NameRelease -> ReleaseNames -> DescribePackage -> IsApprovedInThisGroup
-    -> CheckApprovalAndGroup -> KeepReleaseFacts (end)
+    ApplyInputDefaults -> CheckInput -> CheckMode -> CheckReason -> OnlyOneRelease (skip duplicates) -> HasReason
+    -> NameRelease -> ReleaseNames -> DescribePackage -> IsApprovedInThisGroup -> CheckApprovalAndGroup
+    -> KeepReleaseFacts (end)
+
+Overlap: SageMaker may send several "Approved" events for one change, and each starts an execution. Only the oldest
+running execution goes on (constructs/workflow_fragments.py `OldestRunningOnly`): a newer "release" is a duplicate and
+ends quietly (SkippedOverlappingRelease); a newer operator request (rollback) fails with an alert (ReleaseOverlap), so
+it never silently does nothing.
 """
 
 from __future__ import annotations
@@ -12,15 +19,22 @@ from collections.abc import Sequence
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
+from config.names import RELEASE_MODES
 from constructs import Construct
+from constructs.promotion.release_record import OPTIONAL_ATTRIBUTES
 from constructs.promotion.tasks import sagemaker_arn
-from constructs.workflow_fragments import FailureTail, Fragment, sdk_call
+from constructs.workflow_fragments import FailureTail, Fragment, OldestRunningOnly, sdk_call, with_defaults
 
-EXPECTED_INPUT = '{"model_package_arn": "<arn>", "mode": "release|rollback"}'
+# Modes the workflow accepts today (the record schema, config.names.RELEASE_MODES, also knows "force").
 MODES = ("release", "rollback")
+if not set(MODES) <= set(RELEASE_MODES):
+    raise ValueError(f"every accepted mode {MODES} must be a release record mode {RELEASE_MODES}")
+EXPECTED_INPUT = '{"model_package_arn": "<arn>", "mode": "release|rollback", "actor"?: "<who>", "reason"?: "<why>"}'
+DEFAULT_INPUT = '{"actor": "unknown"}'  # who started it, when the starter does not say (a console start)
 # Fields a usable package description has (a Choice on a missing path would fail the execution in AWS).
 PACKAGE_FIELDS = ("ModelPackageGroupName", "ModelApprovalStatus", "ModelPackageVersion", "ModelMetrics")
 REFUSED = "PackageRefused"
+OVERLAP = "ReleaseOverlap"
 
 
 class Admission(Fragment):
@@ -32,6 +46,7 @@ class Admission(Fragment):
         release_prefix: str,
         stages: Sequence[str],
         model_package_group_name: str,
+        state_machine_arn: str,
         failed: FailureTail,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -44,24 +59,78 @@ class Admission(Fragment):
                 "expected {}, got {}", EXPECTED_INPUT, sfn.JsonPath.json_to_string(sfn.JsonPath.entire_payload)
             ),
         )
+        only_one = self._only_one_release(state_machine_arn)
         name_release = self._name_release(release_prefix, stages)
-        describe_package = self._describe_package()
-        package_checks = self._package_checks()
-        self._start = (
+        only_one.next(self._optional_attributes()).next(name_release).next(self._describe_package()).next(
+            self._package_checks()
+        )
+        well_formed = sfn.Condition.and_(
+            sfn.Condition.is_string("$.model_package_arn"),
+            sfn.Condition.is_string("$.actor"),
+            sfn.Condition.or_(*[sfn.Condition.string_equals("$.mode", mode) for mode in MODES]),
+        )
+        # An optional field is type-tested only once it is known to be there (rules are tried in order; AWS fails a
+        # type test on a missing path).
+        check_reason = (
+            sfn.Choice(self, "CheckReason")
+            .when(sfn.Condition.not_(sfn.Condition.is_present("$.reason")), only_one)
+            .when(sfn.Condition.is_string("$.reason"), only_one)
+            .otherwise(invalid_input)
+        )
+        check_input = (
             sfn.Choice(self, "CheckInput")
             .when(
                 sfn.Condition.and_(sfn.Condition.is_present("$.model_package_arn"), sfn.Condition.is_present("$.mode")),
-                sfn.Choice(self, "CheckMode")
-                .when(
-                    sfn.Condition.and_(
-                        sfn.Condition.is_string("$.model_package_arn"),
-                        sfn.Condition.or_(*[sfn.Condition.string_equals("$.mode", mode) for mode in MODES]),
-                    ),
-                    name_release.next(describe_package).next(package_checks),
-                )
-                .otherwise(invalid_input),
+                sfn.Choice(self, "CheckMode").when(well_formed, check_reason).otherwise(invalid_input),
             )
             .otherwise(invalid_input)
+        )
+        defaults = with_defaults(self, "ApplyInputDefaults", DEFAULT_INPUT)
+        defaults.next(check_input)
+        self._start = defaults
+
+    def _only_one_release(self, state_machine_arn: str) -> OldestRunningOnly:
+        overlapping = self._failed.failure(
+            self,
+            "OverlappingRequest",
+            OVERLAP,
+            sfn.JsonPath.format(
+                "another release of this environment is running; this {} of {} was not started (wait for it, or "
+                "answer its approval request, then ask again)",
+                sfn.JsonPath.string_at("$.mode"),
+                sfn.JsonPath.string_at("$.model_package_arn"),
+            ),
+        )
+        duplicate = sfn.Succeed(self, "SkippedOverlappingRelease", comment="an older release is running (duplicate)")
+        skipped = (
+            sfn.Choice(self, "DuplicateOrRequest")
+            .when(sfn.Condition.string_equals("$.mode", "release"), duplicate)
+            .otherwise(overlapping)
+        )
+        return OldestRunningOnly(
+            self,
+            "OnlyOneRelease",
+            state_machine_arn=state_machine_arn,
+            state_ids=("ListRunningReleases", "OldestRunningRelease", "OtherReleaseRunning"),
+            skipped=skipped,
+            failed=self._failed,
+            failure_error=OVERLAP,
+        )
+
+    def _optional_attributes(self) -> sfn.Choice:
+        """The release records' optional attributes, in DynamoDB's shape: {"reason": {"S": ...}} or {}."""
+        with_reason = sfn.Pass(
+            self,
+            "KeepReason",
+            parameters={"reason": {"S": sfn.JsonPath.string_at("$.reason")}},
+            result_path=OPTIONAL_ATTRIBUTES,
+        )
+        without = sfn.Pass(self, "NoReason", result=sfn.Result.from_object({}), result_path=OPTIONAL_ATTRIBUTES)
+        return (
+            sfn.Choice(self, "HasReason")
+            .when(sfn.Condition.is_present("$.reason"), with_reason)
+            .otherwise(without)
+            .afterwards()
         )
 
     def _name_release(self, release_prefix: str, stages: Sequence[str]) -> sfn.Chain:
@@ -73,6 +142,8 @@ class Admission(Fragment):
             parameters={
                 "model_package_arn.$": "$.model_package_arn",
                 "mode.$": "$.mode",
+                "actor.$": "$.actor",
+                "record_optional.$": OPTIONAL_ATTRIBUTES,
                 "release_id": sfn.JsonPath.uuid(),
             },
         )
@@ -141,6 +212,8 @@ class Admission(Fragment):
             parameters={
                 "model_package_arn.$": "$.model_package_arn",
                 "mode.$": "$.mode",
+                "actor.$": "$.actor",
+                "record_optional.$": OPTIONAL_ATTRIBUTES,
                 "release_id.$": "$.release_id",
                 "names.$": "$.names",
                 "package": {

@@ -1,24 +1,30 @@
 """Phase 04, promotion steps 2 and 4: roll one endpoint stage (staging, then prod) onto the release's model.
 
-One fragment serves both stages; prod's update carries the deployment guardrails (guardrails.py).
+One fragment serves both stages; prod's update carries the deployment guardrails (guardrails.py) and follows AWS's
+procedure for autoscaled endpoints (autoscaling.py): it keeps the capacity autoscaling reached and suspends scaling
+only for an instance-type change.
 
-    Create<Stage>EndpointConfig -> Describe<Stage>Endpoint -> <Stage>EndpointIdle -> Update (or Create)
-    -> wait until settled -> SmokeTest<Stage> -> <Stage>SmokePassed (end)
+    Create<Stage>EndpointConfig -> Describe<Stage>Endpoint -> <Stage>EndpointIdle -> [prod: scaling check]
+    -> Update (or, when DescribeEndpoint says "Could not find endpoint", Create) -> wait until settled
+    -> SmokeTest<Stage> -> <Stage>SmokePassed (end)
     a failed smoke test: <Stage>HadPreviousConfig -> Restore (or Delete) the endpoint -> <Stage>SmokeFailed
 
-Every failure leaves the endpoint on its last good endpoint config and joins the failure tail.
+Any other failure of DescribeEndpoint (access denied, throttling) changes nothing: it alerts and fails. Every failure
+leaves the endpoint on its last good endpoint config and joins the failure tail.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
-from config.names import NO_PACKAGE, VARIANT_NAME
+from config.names import NO_ENDPOINT_CONFIG
 from config.sections import EndpointStageSettings, ServingSettings
 from constructs import Construct
+from constructs.promotion.autoscaling import AUTOSCALING_REASON, ProdScaling
+from constructs.promotion.endpoint_config import endpoint_config_parameters
 from constructs.promotion.targets import PromotionTargets
 from constructs.promotion.tasks import (
     describe_endpoint,
@@ -39,6 +45,12 @@ from constructs.workflow_fragments import (
 
 # Endpoint statuses that are still moving: keep polling.
 IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+# The only DescribeEndpoint failure that means "no endpoint yet" (SageMaker's ValidationException message; the error
+# name differs between AWS and emulators, the message does not).
+ENDPOINT_MISSING = "*Could not find endpoint*"
+# Variant properties an update takes from the new endpoint config although the others are retained (capacity and
+# weight stay what autoscaling set; capture settings follow the config).
+NOT_RETAINED = [{"VariantPropertyType": "DataCaptureConfig"}]
 
 
 class EndpointRollout(Fragment):
@@ -53,25 +65,31 @@ class EndpointRollout(Fragment):
         targets: PromotionTargets,
         serving: ServingSettings,
         failed: FailureTail,
+        scaling: ProdScaling | None = None,
     ) -> None:
-        """`guardrails`: the DeploymentConfig of the update (None: SageMaker's default, unguarded update)."""
+        """`guardrails`: the DeploymentConfig of the update (None: SageMaker's default, unguarded update).
+        `scaling`: the stage's autoscaling (None: a fixed fleet); its updates retain the variant's capacity."""
         super().__init__(scope, construct_id)
         self._stage, self._title = stage, stage.capitalize()
         self._name = targets.endpoint_names[stage]
         self._previous = f"$.{stage}_previous"  # {EndpointConfigName, EndpointStatus} before this release
         self._config_arns = sagemaker_arn(self, "endpoint-config", targets.names.release_resources_pattern)
-        self._targets, self._serving, self._failed = targets, serving, failed
+        self.config_arns = self._config_arns  # every endpoint config a release creates (one pattern for all stages)
+        self._targets, self._serving, self._failed, self._scaling = targets, serving, failed, scaling
         self.wildcard_reasons = {
             self._config_arns: "each release creates endpoint configs named <prefix>-<stage>-<release uuid> and "
             "rollbacks reuse older ones; only this environment's configs match",
             # CDK's LambdaInvoke grants the function ARN and ARN:* (its versions and aliases).
             f"{targets.smoke_function.function_arn}:*": "CDK's LambdaInvoke grants the function and its versions "
             "(ARN:*) so retries of a qualified invoke work; it is the one smoke-test function",
+            "*": AUTOSCALING_REASON,  # Delete<Stage>Endpoint deregisters a scalable target
         }
 
         create_config = self._create_config(fleet)
         describe_current, no_endpoint_yet = self._describe_current()
         create_endpoint, update_endpoint = self._create_or_update(guardrails)
+        if scaling is not None:
+            self.wildcard_reasons.update(scaling.wildcard_reasons)
         busy = self._failure(
             "EndpointBusy",
             "DeploymentFailed",
@@ -86,9 +104,16 @@ class EndpointRollout(Fragment):
         create_endpoint.next(settle)
         update_endpoint.next(settle)
         no_endpoint_yet.next(create_endpoint)
+        update = update_endpoint
+        if scaling is not None:
+            update = scaling.suspend_for_instance_type_change(
+                self._previous,
+                update_endpoint,
+                self._failure("ConfigNotDescribed", "DeploymentFailed", error_cause()),
+            )
         idle = (
             sfn.Choice(self, f"{self._title}EndpointIdle")
-            .when(sfn.Condition.string_equals(f"{self._previous}.EndpointStatus", "InService"), update_endpoint)
+            .when(sfn.Condition.string_equals(f"{self._previous}.EndpointStatus", "InService"), update)
             .otherwise(busy)
         )
         create_config.next(describe_current).next(idle)
@@ -100,33 +125,13 @@ class EndpointRollout(Fragment):
         return self._failed.failure(self, f"{self._title}{what}", f"{self._title}{error}", cause)
 
     def _create_config(self, fleet: EndpointStageSettings) -> tasks.CallAwsService:
-        t, capture = self._targets, self._serving.data_capture_percent
+        t = self._targets
         create_config = sdk_call(
             self,
             f"Create{self._title}EndpointConfig",
             service="sagemaker",
             action="createEndpointConfig",
-            parameters={
-                "EndpointConfigName.$": f"$.names.{self._stage}_config",
-                "ProductionVariants": [
-                    {
-                        "VariantName": VARIANT_NAME,
-                        "ModelName.$": "$.names.model",
-                        "InstanceType": fleet.instance_type,
-                        "InitialInstanceCount": fleet.instance_count,
-                    }
-                ],
-                "KmsKeyId": t.key.key_arn,
-                "DataCaptureConfig": {
-                    "EnableCapture": capture > 0,
-                    "InitialSamplingPercentage": capture,
-                    "DestinationS3Uri": t.data_capture_uri,
-                    "KmsKeyId": t.key.key_arn,
-                    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-                    "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
-                },
-                "Tags": sdk_tags(t.tags, stage=self._stage),
-            },
+            parameters=endpoint_config_parameters(self._stage, fleet, t, self._serving.data_capture_percent),
             iam_resources=[self._config_arns],
             additional_iam_statements=[
                 iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=[self._config_arns]),
@@ -138,15 +143,31 @@ class EndpointRollout(Fragment):
         return create_config
 
     def _describe_current(self) -> tuple[tasks.CallAwsService, sfn.Pass]:
-        """What the endpoint serves now; a missing endpoint (DescribeEndpoint fails) is the first deployment."""
+        """What the endpoint serves now. Only "Could not find endpoint" means the first deployment; any other failure
+        of DescribeEndpoint alerts and stops before anything is created or changed."""
         describe_current = describe_endpoint(self, f"Describe{self._title}Endpoint", self._name, self._previous)
         no_endpoint_yet = sfn.Pass(
             self,
             f"No{self._title}EndpointYet",
-            result=sfn.Result.from_object({"EndpointConfigName": NO_PACKAGE, "EndpointStatus": "absent"}),
+            result=sfn.Result.from_object({"EndpointConfigName": NO_ENDPOINT_CONFIG, "EndpointStatus": "absent"}),
             result_path=self._previous,
         )
-        describe_current.add_catch(no_endpoint_yet, errors=[sfn.Errors.TASKS_FAILED], result_path=sfn.JsonPath.DISCARD)
+        error = f"$.{self._stage}_describe_error"
+        not_described = self._failure(
+            "NotDescribed",
+            "DeploymentFailed",
+            sfn.JsonPath.format(
+                f"could not describe {self._name} ({{}}): {{}}; nothing was created or changed",
+                sfn.JsonPath.string_at(f"{error}.Error"),
+                sfn.JsonPath.string_at(f"{error}.Cause"),
+            ),
+        )
+        missing = (
+            sfn.Choice(self, f"{self._title}EndpointMissing")
+            .when(sfn.Condition.string_matches(f"{error}.Cause", ENDPOINT_MISSING), no_endpoint_yet)
+            .otherwise(not_described)
+        )
+        describe_current.add_catch(missing, errors=[sfn.Errors.ALL], result_path=error)
         return describe_current, no_endpoint_yet
 
     def _create_or_update(self, guardrails: dict | None) -> tuple[tasks.CallAwsService, tasks.CallAwsService]:
@@ -171,25 +192,46 @@ class EndpointRollout(Fragment):
             ],
             result_path=sfn.JsonPath.DISCARD,
         )
-        update_parameters = {"EndpointName": self._name, "EndpointConfigName.$": f"$.names.{self._stage}_config"}
+        update_parameters = {
+            "EndpointName": self._name,
+            "EndpointConfigName.$": f"$.names.{self._stage}_config",
+            **self._retained(),
+        }
+        statements = [iam.PolicyStatement(actions=["sagemaker:UpdateEndpoint"], resources=[self._config_arns])]
         if guardrails is not None:
             update_parameters["DeploymentConfig"] = guardrails
+            # Auto-rollback reads its alarms with the caller's permission (deployment guardrails documentation).
+            statements.append(
+                iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=self._guard_alarm_arns())
+            )
         update_endpoint = endpoint_call(
             self,
             f"Update{self._title}Endpoint",
             "updateEndpoint",
             update_parameters,
             self._name,
-            additional_iam_statements=[
-                iam.PolicyStatement(actions=["sagemaker:UpdateEndpoint"], resources=[self._config_arns]),
-                use_key(key),
-            ],
+            additional_iam_statements=[*statements, use_key(key)],
             result_path=sfn.JsonPath.DISCARD,
         )
         not_started = self._failure("UpdateNotStarted", "DeploymentFailed", error_cause())
         create_endpoint.add_catch(not_started, **catch_all())
         update_endpoint.add_catch(not_started, **catch_all())
         return create_endpoint, update_endpoint
+
+    def _retained(self) -> dict:
+        """An autoscaled stage keeps the capacity autoscaling set: SageMaker updates the variant with its current
+        DesiredInstanceCount, not the new config's initial count (AWS's procedure for autoscaled endpoints)."""
+        if self._scaling is None:
+            return {}
+        return {"RetainAllVariantProperties": True, "ExcludeRetainedVariantProperties": NOT_RETAINED}
+
+    def _guard_alarm_arns(self) -> list[str]:
+        arn = Stack.of(self).format_arn
+        colon = ArnFormat.COLON_RESOURCE_NAME
+        return [
+            arn(service="cloudwatch", resource="alarm", resource_name=n, arn_format=colon)
+            for n in self._targets.guard_alarm_names
+        ]
 
     def _wait_until_settled(self) -> PollUntilSettled:
         """Until the endpoint leaves the in-progress statuses; settled = InService on this release's config."""
@@ -247,7 +289,11 @@ class EndpointRollout(Fragment):
             self,
             f"Restore{self._title}Endpoint",
             "updateEndpoint",
-            {"EndpointName": self._name, "EndpointConfigName.$": f"{self._previous}.EndpointConfigName"},
+            {
+                "EndpointName": self._name,
+                "EndpointConfigName.$": f"{self._previous}.EndpointConfigName",
+                **self._retained(),
+            },
             self._name,
             additional_iam_statements=[
                 iam.PolicyStatement(actions=["sagemaker:UpdateEndpoint"], resources=[self._config_arns])
@@ -260,6 +306,11 @@ class EndpointRollout(Fragment):
             "deleteEndpoint",
             {"EndpointName": self._name},
             self._name,
+            # Deleting a scalable target's endpoint deregisters it, with the caller's permission (AWS documentation:
+            # "Delete endpoints configured for auto scaling").
+            additional_iam_statements=[
+                iam.PolicyStatement(actions=["application-autoscaling:DeregisterScalableTarget"], resources=["*"])
+            ],
             result_path=sfn.JsonPath.DISCARD,
         )
         restore_failed = self._failure(
@@ -283,6 +334,6 @@ class EndpointRollout(Fragment):
         delete.next(smoke_failed)
         return (
             sfn.Choice(self, f"{self._title}HadPreviousConfig")
-            .when(sfn.Condition.string_equals(f"{self._previous}.EndpointConfigName", NO_PACKAGE), delete)
+            .when(sfn.Condition.string_equals(f"{self._previous}.EndpointConfigName", NO_ENDPOINT_CONFIG), delete)
             .otherwise(restore)
         )

@@ -1,34 +1,87 @@
-"""Phase 04, promotion step 5 (prod only): record what prod serves now and what it replaced (the rollback target),
-register prod's target-tracking autoscaling, and announce the release.
+"""Phase 04: release records. A stage that starts serving a package (its endpoint settled InService on the release's
+endpoint config and its smoke test passed) gets one item in the release records table (stacks/serving.py):
 
-    ReadProdPackage -> RecordPreviousProdPackage -> RecordProdPackage -> RegisterProdScaling
-    -> PutProdScalingPolicy -> NotifyReleased -> Released
+    stage, released_at ($$.State.EnteredTime, ISO-8601 UTC), model_package_arn, package_version (N), model_name,
+    endpoint_name, endpoint_config_name, mode (release | rollback | force), execution_arn, actor, reason (optional)
+
+A rolled-back or failed rollout writes nothing: the newest item of a stage is what it serves. Items are only ever
+added (the write is conditioned on a new key); the contract is docs/04-serving-ecs-sagemaker.md, "Release history".
+
+`record_release` is the two states that write one item (staging after its smoke test, prod after its own).
+`ReleaseRecord` is the end of a prod rollout: record, autoscaling registered again (autoscaling.py), announcement.
+
+    RecordProdRelease -> RegisterProdScaling -> PutProdScalingPolicy -> NotifyReleased -> Released
 """
 
 from __future__ import annotations
 
-from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
-from config.names import VARIANT_NAME
-from config.sections import EndpointStageSettings
 from constructs import Construct
+from constructs.promotion.autoscaling import ProdScaling
 from constructs.promotion.targets import PromotionTargets
-from constructs.promotion.tasks import read_parameter, sagemaker_arn, write_parameter
 from constructs.workflow_fragments import FailureTail, Fragment, catch_all, error_cause
 
-AUTOSCALING_SERVICE_ROLE = (
-    "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
-)
-# Application Auto Scaling has no resource-level permissions for these calls.
-AUTOSCALING_RESOURCES = ["*"]
-AUTOSCALING_REASON = (
-    "neither have application-autoscaling RegisterScalableTarget and PutScalingPolicy, which register the prod "
-    "variant's target tracking after each rollout"
-)
+# Where admission puts the optional attributes of every record of the release ({} or {"reason": {"S": ...}}).
+OPTIONAL_ATTRIBUTES = "$.record_optional"
+
+
+def record_release(scope: Construct, stage: str, targets: PromotionTargets, failed: FailureTail) -> sfn.Chain:
+    """<Stage>ReleaseItem (the item, with this state's entry time as released_at) -> Record<Stage>Release (PutItem,
+    only if no item has that key). A failed write alerts and fails the execution: the stage serves the package, but
+    the history would not say so."""
+    title = stage.capitalize()
+    item = sfn.Pass(
+        scope,
+        f"{title}ReleaseItem",
+        parameters={
+            "stage": {"S": stage},
+            "released_at": {"S": sfn.JsonPath.string_at("$$.State.EnteredTime")},
+            "model_package_arn": {"S": sfn.JsonPath.string_at("$.model_package_arn")},
+            "package_version": {"N": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.package.version"))},
+            "model_name": {"S": sfn.JsonPath.string_at("$.names.model")},
+            "endpoint_name": {"S": targets.endpoint_names[stage]},
+            "endpoint_config_name": {"S": sfn.JsonPath.string_at(f"$.names.{stage}_config")},
+            "mode": {"S": sfn.JsonPath.string_at("$.mode")},
+            "execution_arn": {"S": sfn.JsonPath.execution_id},
+            "actor": {"S": sfn.JsonPath.string_at("$.actor")},
+        },
+        result_path=f"$.{stage}_record",
+    )
+    table = targets.releases_table
+    write = tasks.CallAwsService(
+        scope,
+        f"Record{title}Release",
+        service="dynamodb",
+        action="putItem",
+        iam_action="dynamodb:PutItem",
+        parameters={
+            "TableName": table.table_name,
+            "Item": sfn.JsonPath.json_merge(
+                sfn.JsonPath.object_at(f"$.{stage}_record"), sfn.JsonPath.object_at(OPTIONAL_ATTRIBUTES)
+            ),
+            "ConditionExpression": "attribute_not_exists(released_at)",
+        },
+        iam_resources=[table.table_arn],
+        # DynamoDB decrypts the table key of a customer-managed-key table with the caller's permission.
+        additional_iam_statements=[iam.PolicyStatement(actions=["kms:Decrypt"], resources=[targets.key.key_arn])],
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    write.add_catch(
+        failed.failure(
+            scope,
+            f"{title}ReleaseNotRecorded",
+            "RecordFailed",
+            sfn.JsonPath.format(
+                f"{targets.endpoint_names[stage]} serves the new package but its release record was not written: {{}}",
+                error_cause(),
+            ),
+        ),
+        **catch_all(),
+    )
+    return item.next(write)
 
 
 class ReleaseRecord(Fragment):
@@ -38,19 +91,24 @@ class ReleaseRecord(Fragment):
         construct_id: str,
         *,
         targets: PromotionTargets,
-        fleet: EndpointStageSettings,
+        scaling: ProdScaling,
         failed: FailureTail,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.wildcard_reasons = dict.fromkeys(AUTOSCALING_RESOURCES, AUTOSCALING_REASON)
-        current = targets.current_package_parameters["prod"]
+        self.wildcard_reasons = dict(scaling.wildcard_reasons)
         endpoint = targets.endpoint_names["prod"]
-        read_current = read_parameter(self, "ReadProdPackage", current, "$.replaced")
-        write_previous = write_parameter(
-            self, "RecordPreviousProdPackage", targets.previous_package_parameter, "$.replaced.value"
+        register_scaling, put_policy = scaling.register()
+        not_scaled = failed.failure(
+            self,
+            "ProdScalingNotRegistered",
+            "RecordFailed",
+            sfn.JsonPath.format(
+                f"{endpoint} serves the new package (recorded) but registering its autoscaling failed: {{}}",
+                error_cause(),
+            ),
         )
-        write_current = write_parameter(self, "RecordProdPackage", current, "$.model_package_arn")
-        register_scaling, put_policy = self._autoscaling(endpoint, fleet)
+        for state in (register_scaling, put_policy):
+            state.add_catch(not_scaled, **catch_all())
         notify = tasks.SnsPublish(
             self,
             "NotifyReleased",
@@ -58,88 +116,21 @@ class ReleaseRecord(Fragment):
             subject=f"{targets.names.prefix}: model released to prod",
             message=sfn.TaskInput.from_text(
                 sfn.JsonPath.format(
-                    f"{{}} now serves package {{}} (mode {{}}); it replaced {{}}. Rollback: make rollback "
-                    f"ENV={targets.names.env} STAGE=prod",
+                    f"{{}} now serves package {{}} (version {{}}, mode {{}}, by {{}}); before it served endpoint "
+                    f"config {{}}. History: make releases ENV={targets.names.env}. Rollback: make rollback "
+                    f"ENV={targets.names.env} [VERSION=n]",
                     endpoint,
                     sfn.JsonPath.string_at("$.model_package_arn"),
+                    sfn.JsonPath.string_at("$.package.version"),
                     sfn.JsonPath.string_at("$.mode"),
-                    sfn.JsonPath.string_at("$.replaced.value"),
+                    sfn.JsonPath.string_at("$.actor"),
+                    sfn.JsonPath.string_at("$.prod_previous.EndpointConfigName"),
                 )
             ),
             result_path=sfn.JsonPath.DISCARD,
         )
-        not_recorded = failed.failure(
-            self,
-            "ProdReleaseNotRecorded",
-            "RecordFailed",
-            sfn.JsonPath.format("prod serves the new package but recording or scaling it failed: {}", error_cause()),
-        )
-        for state in (read_current, write_previous, write_current, register_scaling, put_policy):
-            state.add_catch(not_recorded, **catch_all())
-        (
-            read_current.next(write_previous)
-            .next(write_current)
-            .next(register_scaling)
-            .next(put_policy)
-            .next(notify)
-            .next(sfn.Succeed(self, "Released"))
-        )
-        self._start = read_current
-
-    def _autoscaling(
-        self, endpoint: str, fleet: EndpointStageSettings
-    ) -> tuple[tasks.CallAwsService, tasks.CallAwsService]:
-        """Target tracking on invocations per instance, between the fleet's instance count and its maximum."""
-        scaling = {
-            "ServiceNamespace": "sagemaker",
-            "ResourceId": f"endpoint/{endpoint}/variant/{VARIANT_NAME}",
-            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-        }
-        register_scaling = tasks.CallAwsService(
-            self,
-            "RegisterProdScaling",
-            service="applicationautoscaling",
-            action="registerScalableTarget",
-            iam_action="application-autoscaling:RegisterScalableTarget",
-            parameters={**scaling, "MinCapacity": fleet.instance_count, "MaxCapacity": fleet.max_instances},
-            iam_resources=AUTOSCALING_RESOURCES,
-            additional_iam_statements=[
-                iam.PolicyStatement(
-                    actions=["iam:CreateServiceLinkedRole"],
-                    resources=[
-                        Stack.of(self).format_arn(
-                            service="iam", region="", resource="role", resource_name=AUTOSCALING_SERVICE_ROLE
-                        )
-                    ],
-                    conditions={
-                        "StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}
-                    },
-                ),
-                iam.PolicyStatement(
-                    actions=["sagemaker:UpdateEndpointWeightsAndCapacities"],
-                    resources=[sagemaker_arn(self, "endpoint", endpoint)],
-                ),
-            ],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        put_policy = tasks.CallAwsService(
-            self,
-            "PutProdScalingPolicy",
-            service="applicationautoscaling",
-            action="putScalingPolicy",
-            iam_action="application-autoscaling:PutScalingPolicy",
-            parameters={
-                **scaling,
-                "PolicyName": f"{endpoint}-invocations",
-                "PolicyType": "TargetTrackingScaling",
-                "TargetTrackingScalingPolicyConfiguration": {
-                    "TargetValue": fleet.target_invocations_per_instance,
-                    "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-                    "ScaleInCooldown": 300,
-                    "ScaleOutCooldown": 60,
-                },
-            },
-            iam_resources=AUTOSCALING_RESOURCES,
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        return register_scaling, put_policy
+        # Prod already serves and the release is recorded: a throttled announcement is retried, not failed over.
+        notify.add_retry(errors=[sfn.Errors.TASKS_FAILED], max_attempts=3)
+        recorded = record_release(self, "prod", targets, failed)
+        recorded.next(register_scaling).next(put_policy).next(notify).next(sfn.Succeed(self, "Released"))
+        self._start = recorded.start_state

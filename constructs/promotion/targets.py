@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_ssm as ssm
 
 from config.names import Names
 
@@ -23,8 +23,7 @@ class PromotionTargets:
     key: kms.IKey
     data_capture_uri: str
     guard_alarm_names: tuple[str, ...]  # alarms that roll a prod rollout back
-    current_package_parameters: dict[str, ssm.IStringParameter]  # stage -> package ARN it serves
-    previous_package_parameter: ssm.IStringParameter  # prod's previously served package (rollback target)
+    releases_table: dynamodb.ITable  # release records: one item per time a stage starts serving a package
     model_package_group_name: str
     alerts_topic: sns.ITopic
     smoke_function: lambda_.IFunction

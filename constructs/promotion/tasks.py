@@ -1,4 +1,4 @@
-"""Phase 04: task builders of the promotion workflow: the SageMaker, SSM and IAM pieces its fragments repeat.
+"""Phase 04: task builders of the promotion workflow: the SageMaker and IAM pieces its fragments repeat.
 
 Each returns a state (or a policy statement) and adds nothing to the graph by itself; the fragments connect them.
 """
@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_ssm as ssm
-from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
@@ -66,35 +64,4 @@ def describe_endpoint(scope: Construct, state_id: str, endpoint_name: str, resul
         endpoint_name,
         result_selector={"EndpointConfigName.$": "$.EndpointConfigName", "EndpointStatus.$": "$.EndpointStatus"},
         result_path=result_path,
-    )
-
-
-def read_parameter(
-    scope: Construct, state_id: str, parameter: ssm.IStringParameter, result_path: str
-) -> tasks.CallAwsService:
-    """GetParameter; its value lands at `<result_path>.value`."""
-    return sdk_call(
-        scope,
-        state_id,
-        service="ssm",
-        action="getParameter",
-        parameters={"Name": parameter.parameter_name},
-        iam_resources=[parameter.parameter_arn],
-        result_selector={"value.$": "$.Parameter.Value"},
-        result_path=result_path,
-    )
-
-
-def write_parameter(
-    scope: Construct, state_id: str, parameter: ssm.IStringParameter, value_path: str
-) -> tasks.CallAwsService:
-    """PutParameter (overwrite) with the value at JSONPath `value_path`."""
-    return sdk_call(
-        scope,
-        state_id,
-        service="ssm",
-        action="putParameter",
-        parameters={"Name": parameter.parameter_name, "Value.$": value_path, "Overwrite": True},
-        iam_resources=[parameter.parameter_arn],
-        result_path=sfn.JsonPath.DISCARD,
     )

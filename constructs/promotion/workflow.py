@@ -1,13 +1,15 @@
 """Phase 04 (run by the phase 06 orchestration stack): the promotion workflow. An approved model package goes to
 staging, is smoke-tested, waits for a human, then rolls out to prod behind SageMaker deployment guardrails. Every
-failure path alerts and leaves the endpoints on their last good endpoint config.
+failure path alerts and leaves the endpoints on their last good endpoint config; every stage that starts serving a
+package is recorded in the release history (release_record.py).
 
-Input: {"model_package_arn": "<arn>", "mode": "release" | "rollback"}. "rollback" skips staging and the approval
-gate: it redeploys a package prod served before (the operator CLI reads it from the release parameters).
+Input: {"model_package_arn": "<arn>", "mode": "release" | "rollback", "actor"?: str, "reason"?: str}. "rollback"
+skips staging and the approval gate: it redeploys a package prod served before (the operator CLI picks it from the
+release history, scripts/release.py).
 
-    admission -> CreateModel -> RouteByMode -> staging rollout -> RecordStagingPackage -> approval gate
-                                            -> prod rollout (guarded) -> release record
-                                 (rollback) ----^
+    admission (one release at a time) -> CreateModel -> RouteByMode -> staging rollout -> staging record
+        -> approval gate -> prod rollout (guarded, autoscaling kept) -> prod record, autoscaling, announcement
+                                       (rollback) ----^
 
 Waiting is done with Wait + Describe loops, not `.sync` integrations: they behave the same in AWS and in the executed
 tests (tests/workflows/), which run this exact definition from the synthesized template.
@@ -15,7 +17,7 @@ tests (tests/workflows/), which run this exact definition from the synthesized t
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -25,11 +27,12 @@ from constructs import Construct
 from constructs.compliance import merge_wildcard_reasons
 from constructs.promotion.admission import Admission
 from constructs.promotion.approval import ApprovalGate
+from constructs.promotion.autoscaling import ProdScaling
 from constructs.promotion.endpoint_stage import EndpointRollout
 from constructs.promotion.guardrails import deployment_config
-from constructs.promotion.release_record import ReleaseRecord
+from constructs.promotion.release_record import ReleaseRecord, record_release
 from constructs.promotion.targets import PromotionTargets
-from constructs.promotion.tasks import pass_role, sagemaker_arn, sdk_tags, write_parameter
+from constructs.promotion.tasks import pass_role, sagemaker_arn, sdk_tags
 from constructs.workflow_fragments import FailureTail, catch_all, error_cause, sdk_call
 
 
@@ -46,12 +49,20 @@ class PromotionWorkflow(Construct):
         super().__init__(scope, construct_id)
         names = targets.names
         failed = self._failure_tail(targets)
+        # Its own ARN, built from its fixed name (a reference to the state machine would be circular).
+        own_arn = Stack.of(self).format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=names.promotion_state_machine,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         admission = Admission(
             self,
             "Admission",
             release_prefix=names.prefix,
             stages=tuple(targets.endpoint_names),
             model_package_group_name=targets.model_package_group_name,
+            state_machine_arn=own_arn,
             failed=failed,
         )
         create_model = self._create_model(targets, failed)
@@ -59,12 +70,7 @@ class PromotionWorkflow(Construct):
         staging = EndpointRollout(
             self, "StagingRollout", stage="staging", fleet=serving.staging, guardrails=None, **rollout
         )
-        record_staging = write_parameter(
-            self, "RecordStagingPackage", targets.current_package_parameters["staging"], "$.model_package_arn"
-        )
-        record_staging.add_catch(
-            failed.failure(self, "StagingNotRecorded", "RecordFailed", error_cause()), **catch_all()
-        )
+        record_staging = record_release(self, "staging", targets, failed)
         approval = ApprovalGate(
             self,
             "Approval",
@@ -73,15 +79,19 @@ class PromotionWorkflow(Construct):
             timeout=approval_timeout,
             failed=failed,
         )
+        scaling = ProdScaling(
+            self, endpoint=targets.endpoint_names["prod"], fleet=serving.prod, config_arns=staging.config_arns
+        )
         prod = EndpointRollout(
             self,
             "ProdRollout",
             stage="prod",
             fleet=serving.prod,
             guardrails=deployment_config(serving.prod, targets.guard_alarm_names),
+            scaling=scaling,
             **rollout,
         )
-        release_record = ReleaseRecord(self, "ReleaseRecord", targets=targets, fleet=serving.prod, failed=failed)
+        release_record = ReleaseRecord(self, "ReleaseRecord", targets=targets, scaling=scaling, failed=failed)
 
         # {wildcard resource: reason} of what the tasks are granted, for the state machine's cdk-nag acknowledgments.
         self.wildcard_reasons = merge_wildcard_reasons(

@@ -176,6 +176,7 @@ NAME_PROPERTIES = {
     "AWS::SageMaker::ModelPackageGroup": ("ModelPackageGroupName",),
     "AWS::SageMaker::MlflowTrackingServer": ("TrackingServerName",),
     "AWS::KMS::Alias": ("AliasName",),
+    "AWS::DynamoDB::Table": ("TableName",),
 }
 ARN_ATTRIBUTE = {
     "AWS::SNS::Topic": "Ref",
@@ -209,6 +210,7 @@ def physical_value(kind: str, attribute: str, name: str, region: str, account: s
         "AWS::SageMaker::MlflowTrackingServer": f"arn:aws:sagemaker:{region}:{account}:mlflow-tracking-server/{name}",
         # An app's ARN ends in an ID SageMaker generates (its Name is not part of it): `name` is the stand-in.
         "AWS::SageMaker::MlflowApp": f"arn:aws:sagemaker:{region}:{account}:mlflow-app/{name}",
+        "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{region}:{account}:table/{name}",
     }.get(kind)
     if attribute == "Ref":
         if kind in ("AWS::SNS::Topic", "AWS::StepFunctions::StateMachine", "AWS::SageMaker::Pipeline"):

@@ -144,7 +144,8 @@ class Policies:
     # --------------------------------------------------------------------------------------------- encryption
     @cached_property
     def _keys(self) -> dict[str, str]:
-        """Resource ARN -> ARN of the customer managed key that encrypts it (topics, queues, buckets, log groups)."""
+        """Resource ARN -> ARN of the customer managed key that encrypts it (topics, queues, buckets, tables, log
+        groups)."""
         env = self.env
         keys: dict[str, str] = {}
         for resource in env.resources("AWS::SNS::Topic", "AWS::SQS::Queue"):
@@ -155,6 +156,10 @@ class Policies:
                 default = rule.get("ServerSideEncryptionByDefault", {})
                 if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse") and "KMSMasterKeyID" in default:
                     keys[env.arn_of(resource)] = default["KMSMasterKeyID"]
+        for resource in env.resources("AWS::DynamoDB::Table"):
+            specification = resource.properties.get("SSESpecification", {})
+            if specification.get("SSEEnabled") and "KMSMasterKeyId" in specification:
+                keys[env.arn_of(resource)] = specification["KMSMasterKeyId"]
         for resource in env.resources("AWS::Logs::LogGroup"):
             if "KmsKeyId" in resource.properties:
                 keys[env.arn_of(resource).removesuffix(":*")] = resource.properties["KmsKeyId"]

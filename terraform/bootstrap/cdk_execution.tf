@@ -115,6 +115,14 @@ data "aws_iam_policy_document" "cdk_execution" {
   }
 
   statement {
+    sid     = "ResolveThePowertoolsLayerOfThePinnedVersion"
+    actions = ["ssm:GetParameters", "ssm:GetParameter"]
+    # The Lambda functions' Layers property is {{resolve:ssm:/aws/service/powertools/python/...}}: the public
+    # parameter Powertools publishes per release (constructs/python_function.py POWERTOOLS_VERSION).
+    resources = ["${local.arn}:ssm:${var.region}::parameter/aws/service/powertools/python/*"]
+  }
+
+  statement {
     sid = "FunctionsOfThisApp"
     actions = [
       "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
@@ -130,7 +138,7 @@ data "aws_iam_policy_document" "cdk_execution" {
 
   statement {
     sid       = "UseThePowertoolsLayer"
-    actions   = ["lambda:GetLayerVersion"] # constructs/python_function.py POWERTOOLS_LAYER (AWS-published)
+    actions   = ["lambda:GetLayerVersion"] # the layer that parameter names (AWS-published, account 017000801446)
     resources = ["${local.arn}:lambda:${var.region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-*"]
   }
 
@@ -158,7 +166,7 @@ data "aws_iam_policy_document" "cdk_execution" {
     actions = [
       "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
       "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
-      "logs:DeleteResourcePolicy", "logs:DescribeLogGroups", "cloudwatch:DescribeAlarms", "ssm:DescribeParameters",
+      "logs:DeleteResourcePolicy", "logs:DescribeLogGroups", "cloudwatch:DescribeAlarms",
     ]
     resources = ["*"]
   }
@@ -221,12 +229,32 @@ data "aws_iam_policy_document" "cdk_execution" {
   }
 
   statement {
-    sid = "ReleaseRecordsOfThisApp"
+    sid = "ReleaseRecordsTablesOfThisApp"
+    # The table only (CloudFormation owns it, never its items: no item actions here).
     actions = [
-      "ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:AddTagsToResource",
-      "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource",
+      "dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable",
+      "dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups", "dynamodb:DescribeTimeToLive",
+      "dynamodb:DescribeContributorInsights", "dynamodb:DescribeKinesisStreamingDestination",
+      "dynamodb:TagResource", "dynamodb:UntagResource", "dynamodb:ListTagsOfResource",
     ]
-    resources = [for prefix in local.prefixes : "${local.arn}:ssm:${var.region}:${local.account}:parameter/${prefix}/*"]
+    resources = [for prefix in local.prefixes : "${local.arn}:dynamodb:${var.region}:${local.account}:table/${prefix}-*"]
+  }
+
+  statement {
+    sid = "EncryptTablesWithTheKeysOfThisProject"
+    # DynamoDB uses a table's customer managed key with the caller's permission when it creates or updates the table.
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    resources = ["${local.arn}:kms:${var.region}:${local.account}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/project"
+      values   = ["titanic-sagemaker"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
   }
 
   statement {

@@ -82,7 +82,6 @@ data "aws_iam_policy_document" "operator" {
       "sagemaker:DescribeModel", "sagemaker:ListTags",
       "states:DescribeStateMachine", "states:ListExecutions", "states:DescribeExecution",
       "states:GetExecutionHistory", "states:DescribeStateMachineForExecution",
-      "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory",
       "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:ListStackResources",
     ]
     resources = [
@@ -95,9 +94,33 @@ data "aws_iam_policy_document" "operator" {
       "${local.arn}:sagemaker:${var.region}:${local.account}:model/titanic-${each.key}-*",
       "${local.arn}:states:${var.region}:${local.account}:stateMachine:titanic-${each.key}-*",
       "${local.arn}:states:${var.region}:${local.account}:execution:titanic-${each.key}-*:*",
-      "${local.arn}:ssm:${var.region}:${local.account}:parameter/titanic-${each.key}/*",
       "${local.arn}:cloudformation:${var.region}:${local.account}:stack/titanic-${each.key}-*/*",
     ]
+  }
+
+  statement {
+    sid = "ReadThisEnvironmentsReleaseHistory"
+    # make releases / make rollback read the release records the promotion workflow writes (scripts/release.py).
+    actions   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DescribeTable"]
+    resources = ["${local.arn}:dynamodb:${var.region}:${local.account}:table/titanic-${each.key}-releases"]
+  }
+
+  statement {
+    sid = "DecryptTheReleaseHistory"
+    # The table is encrypted with the environment key (created by CDK, so named here by its alias), which DynamoDB
+    # uses with the reader's permission, only through DynamoDB.
+    actions   = ["kms:Decrypt"]
+    resources = ["${local.arn}:kms:${var.region}:${local.account}:key/*"]
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/titanic-${each.key}"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
   }
 
   statement {

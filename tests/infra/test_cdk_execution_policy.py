@@ -13,6 +13,7 @@ CREATE = {
     "AWS::CloudWatch::Alarm": ["cloudwatch:PutMetricAlarm"],
     "AWS::CloudWatch::CompositeAlarm": ["cloudwatch:PutCompositeAlarm"],
     "AWS::CloudWatch::Dashboard": ["cloudwatch:PutDashboard"],
+    "AWS::DynamoDB::Table": ["dynamodb:CreateTable", "dynamodb:UpdateContinuousBackups", "dynamodb:TagResource"],
     "AWS::Events::Rule": ["events:PutRule", "events:PutTargets"],
     "AWS::IAM::Policy": ["iam:PutRolePolicy"],
     "AWS::IAM::Role": ["iam:CreateRole", "iam:PassRole"],
@@ -31,7 +32,6 @@ CREATE = {
     "AWS::SNS::TopicPolicy": ["sns:SetTopicAttributes"],
     "AWS::SQS::Queue": ["sqs:CreateQueue"],
     "AWS::SQS::QueuePolicy": ["sqs:SetQueueAttributes"],
-    "AWS::SSM::Parameter": ["ssm:PutParameter", "ssm:AddTagsToResource"],
     "AWS::SageMaker::MlflowApp": ["sagemaker:CreateMlflowApp", "sagemaker:DescribeMlflowApp", "sagemaker:AddTags"],
     "AWS::SageMaker::MlflowTrackingServer": ["sagemaker:CreateMlflowTrackingServer"],
     "AWS::SageMaker::ModelPackageGroup": ["sagemaker:CreateModelPackageGroup"],
@@ -81,7 +81,8 @@ def test_the_policy_grants_no_service_the_app_does_not_deploy(synthesis):
     deployed = {
         SERVICE.get(t.split("::")[1], t.split("::")[1].lower()) for t in _synthesized_types(synthesis) if "::" in t
     }
-    assert {action.split(":", 1)[0] for action in _granted()} <= deployed | {"lambda"}
+    # lambda: the published Powertools layer; ssm: the CDK bootstrap version and the layer's public parameter.
+    assert {action.split(":", 1)[0] for action in _granted()} <= deployed | {"lambda", "ssm"}
 
 
 def test_the_policy_grants_what_configured_properties_need(synthesis):

@@ -17,7 +17,7 @@ from aws_cdk.assertions import Template
 from app import create_app
 from config import load_all_environments, load_environment
 from config.names import DATASET_EVENT_DETAIL_TYPE, DATASET_EVENT_SOURCE
-from constructs.python_function import POWERTOOLS_LAYER
+from constructs.python_function import powertools_layer_parameter
 
 CONFIGS = load_all_environments()
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -183,7 +183,7 @@ def test_the_validator_runs_with_powertools_tracing_and_its_configuration(data):
     assert "ReservedConcurrentExecutions" not in properties  # works on a new account (docs/01: concurrency quota)
     assert "Key961B73FD" in json.dumps(properties["KmsKeyArn"])  # environment variables: the foundation key
     [layer] = properties["Layers"]
-    assert layer["Fn::Join"][1][-1] == POWERTOOLS_LAYER.format(partition="", region=config.region).removeprefix("arn:")
+    assert layer == f"{{{{resolve:ssm:{powertools_layer_parameter()}}}}}"  # the layer of the tested version
     assert "DeadLetters" in json.dumps(properties["DeadLetterConfig"])
     variables = properties["Environment"]["Variables"]
     assert variables["DATA_BUCKET"] == {"Ref": _bucket_id(template)}
@@ -234,7 +234,11 @@ def test_the_validator_role_has_exactly_the_reviewed_permissions(data):
     [listing] = [s for s in statements if s["Action"] == "s3:ListBucket"]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["curated/*", "quarantine/*"]}}
     [publish] = [s for s in statements if s["Action"] == "events:PutEvents"]
-    assert publish["Condition"] == {"StringEquals": {"events:source": DATASET_EVENT_SOURCE}}
+    # events:source is multivalued in IAM: a plain StringEquals on it never matches (the access model proves it).
+    assert publish["Condition"] == {
+        "ForAllValues:StringEquals": {"events:source": [DATASET_EVENT_SOURCE]},
+        "Null": {"events:source": "false"},
+    }
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     role = template.find_resources("AWS::IAM::Role")[role_id]["Properties"]
     assert "ManagedPolicyArns" not in role

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
-from config import load_all_environments
+from app import FEATURE_FLAGS
+from config import load_all_environments, load_environment
+from stacks.foundation import FoundationStack
 
 CONFIGS = load_all_environments()
 
@@ -163,9 +168,9 @@ def test_only_alarm_event_and_budget_services_of_this_account_may_use_the_key_be
     assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
     assert budgets["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert budgets["Condition"]["ArnLike"] == {
-        "aws:SourceArn": {
-            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":budgets::", {"Ref": "AWS::AccountId"}, ":*"]]
-        }
+        "aws:SourceArn": [
+            {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":budgets::", {"Ref": "AWS::AccountId"}, ":*"]]}
+        ]
     }
 
 
@@ -179,3 +184,60 @@ def test_cloudwatch_logs_may_use_the_key_only_for_this_environments_log_groups(f
     assert statement["Principal"] == {"Service": f"logs.{config.region}.amazonaws.com"}
     condition = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
     assert condition["Fn::Join"][1][-1] == f":log-group:{config.names.log_groups_pattern}"
+
+
+def _publishers(template: Template) -> dict[str, dict]:
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    return {
+        s["Principal"]["Service"]: s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    }
+
+
+def test_only_this_environments_alarms_and_this_accounts_budgets_may_publish_to_the_alerts_topic(foundation):
+    config, template = foundation
+    publishers = _publishers(template)
+    assert set(publishers) == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    assert publishers["budgets.amazonaws.com"]["Sid"] == "AllowBudgetsToPublish"
+    statement = publishers["cloudwatch.amazonaws.com"]
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert statement["Action"] == "sns:Publish"
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    (pattern,) = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert pattern["Fn::Join"][1][-1] == f":alarm:{config.prefix}-*"
+
+
+def test_a_later_phase_lets_another_service_publish_through_the_foundation_helper():
+    app = App(context=FEATURE_FLAGS)
+    stack = FoundationStack(app, "titanic-dev-foundation", config=load_environment("dev"))
+    stack.outputs.allow_service_to_publish("scheduler.amazonaws.com", "arn:aws:scheduler:eu-west-1:123456789012:*")
+    template = Template.from_stack(stack)
+    scheduler = _publishers(template)["scheduler.amazonaws.com"]
+    assert scheduler["Sid"] == "AllowSchedulerToPublish"
+    assert scheduler["Condition"]["ArnLike"] == {"aws:SourceArn": ["arn:aws:scheduler:eu-west-1:123456789012:*"]}
+    key = next(iter(template.find_resources("AWS::KMS::Key").values()))
+    [key_statement] = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowSchedulerToUseTheKeyForAlerts"
+    ]
+    assert key_statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert key_statement["Condition"] == scheduler["Condition"]
+    with pytest.raises(ValueError, match="ARN pattern"):
+        stack.outputs.allow_service_to_publish("events.amazonaws.com")
+
+
+def test_log_delivery_into_the_access_log_bucket_is_conditioned_on_this_account_and_the_source_buckets(foundation):
+    config, template = foundation
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::S3::BucketPolicy").values()
+        if "AccessLogs" in json.dumps(p["Properties"]["Bucket"])
+    ]
+    deliveries = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert len(deliveries) == 2  # the artifacts bucket (same stack) and the data bucket (data stack)
+    for statement in deliveries:
+        assert statement["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert statement["Condition"]["ArnLike"]["aws:SourceArn"]
+    data = next(s for s in deliveries if json.dumps(s["Resource"]).endswith('/data/*"]]}'))
+    assert data["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Join"][1][-1] == f":s3:::{config.names.stack('data')}-*"

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match, Template
 from config import load_all_environments
 from config.names import DATASET_EVENT_DETAIL_TYPE, DATASET_EVENT_SOURCE
 from constructs.promotion.guardrails import deployment_config
+from constructs.python_function import powertools_layer_parameter
 from tests.workflows.asl import Resolver
 
 CONFIGS = load_all_environments()
@@ -67,6 +68,7 @@ def test_an_approved_package_of_this_group_starts_a_release(orchestration):
     assert target["InputTransformer"]["InputPathsMap"] == {"detail-ModelPackageArn": "$.detail.ModelPackageArn"}
     assert json.loads(target["InputTransformer"]["InputTemplate"].replace("<detail-ModelPackageArn>", '"ARN"')) == {
         "model_package_arn": "ARN",
+        "actor": "eventbridge:package-approved",
         "mode": "release",
     }
 
@@ -134,7 +136,7 @@ def test_smoke_lambda_runs_with_powertools_and_may_only_invoke_the_two_endpoints
         },
     )
     function = next(iter(template.find_resources("AWS::Lambda::Function").values()))
-    assert re.search(r"AWSLambdaPowertoolsPythonV3-python313-arm64:\d+\"", json.dumps(function["Properties"]["Layers"]))
+    assert function["Properties"]["Layers"] == [f"{{{{resolve:ssm:{powertools_layer_parameter()}}}}}"]
     policies = [
         p
         for p in template.find_resources("AWS::IAM::Policy").values()
@@ -172,3 +174,39 @@ def test_a_failed_timed_out_or_aborted_execution_of_either_workflow_alerts(orche
             (dimension,) = metric["MetricStat"]["Metric"]["Dimensions"]
             assert dimension["Name"] == "StateMachineArn"
             assert dimension["Value"]["Ref"].startswith(logical_id)
+
+
+def test_orchestration_deploys_after_the_training_pipeline_it_starts(orchestration):
+    config, _, synthesis = orchestration
+    manifest = json.loads((synthesis.outdir / "manifest.json").read_text())
+    dependencies = manifest["artifacts"][config.names.stack("orchestration")]["dependencies"]
+    assert config.names.stack("training") in dependencies
+
+
+def test_both_workflow_roles_may_use_the_key_that_encrypts_the_alerts_topic(orchestration):
+    _, template, _ = orchestration
+    roles = {logical_id for logical_id in template.find_resources("AWS::IAM::Role") if "StateMachineRole" in logical_id}
+    assert len(roles) == 2
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        (role,) = policy["Properties"]["Roles"]
+        if role["Ref"] not in roles:
+            continue
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        [publish] = [s for s in statements if s.get("Sid") == "PublishToTheEncryptedAlertsTopic"]
+        assert sorted(publish["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+        roles.discard(role["Ref"])
+    assert not roles
+
+
+def test_prod_updates_keep_capacity_and_describe_failures_other_than_not_found_alert(orchestration):
+    config, _, synthesis = orchestration
+    states = _definition(synthesis, config, "promotion")["States"]
+    for state in ("UpdateProdEndpoint", "RestoreProdEndpoint"):
+        assert states[state]["Parameters"]["RetainAllVariantProperties"] is True
+    assert "RetainAllVariantProperties" not in states["UpdateStagingEndpoint"]["Parameters"]
+    for stage in ("Staging", "Prod"):
+        (rule,) = states[f"{stage}EndpointMissing"]["Choices"]
+        assert rule["StringMatches"] == "*Could not find endpoint*"
+        assert rule["Next"] == f"No{stage}EndpointYet"
+        assert states[f"{stage}EndpointMissing"]["Default"] == f"{stage}NotDescribed"
+    assert states["ProdInstanceTypeChanges"]["Choices"][0]["StringEquals"] == config.serving.prod.instance_type

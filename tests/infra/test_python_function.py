@@ -4,7 +4,9 @@ encrypts its environment with the key, and either reserves concurrency or says w
 
 from __future__ import annotations
 
+import re
 import shutil
+from importlib.metadata import version
 
 import pytest
 from aws_cdk import App, Stack
@@ -12,7 +14,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
 from constructs import python_function
-from constructs.python_function import PROJECT_ROOT, PowertoolsFunction, asset_files
+from constructs.python_function import (
+    POWERTOOLS_VERSION,
+    PROJECT_ROOT,
+    PowertoolsFunction,
+    asset_files,
+    powertools_layer_parameter,
+)
 
 SHARED = ("ml/__init__.py", "ml/schema.py")
 WHY_NOT = "invoked once per deploy by CloudFormation, never in parallel: nothing to cap"
@@ -99,3 +107,40 @@ def test_a_missing_handler_or_shared_file_fails_before_synth():
         asset_files("lambdas", ())
     with pytest.raises(ValueError, match=r"shared file ml/missing\.py does not exist"):
         asset_files("lambdas/validate_data", ("ml/missing.py",))
+
+
+POWERTOOLS_PIN = re.compile(r"^aws-lambda-powertools(\[[a-z,]+\])?==(?P<version>\S+)", re.MULTILINE)
+
+
+def test_the_powertools_version_deployed_is_the_version_the_tests_run():
+    """One constant: every requirements file pins it, the test venv runs it, the layer is that version's build."""
+    pinned = {
+        path.relative_to(PROJECT_ROOT).as_posix(): [m["version"] for m in POWERTOOLS_PIN.finditer(path.read_text())]
+        for path in [
+            PROJECT_ROOT / "requirements-dev.txt",
+            *sorted((PROJECT_ROOT / "lambdas").glob("*/requirements.txt")),
+        ]
+        if "aws-lambda-powertools" in path.read_text()
+    }
+    assert "requirements-dev.txt" in pinned and len(pinned) > 2
+    assert all(versions == [POWERTOOLS_VERSION] for versions in pinned.values()), pinned
+    assert version("aws-lambda-powertools") == POWERTOOLS_VERSION
+    assert powertools_layer_parameter() == f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}"
+
+
+def test_the_function_layer_is_resolved_from_the_parameter_of_the_pinned_version(tmp_path):
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "S")
+    PowertoolsFunction(
+        stack,
+        "F",
+        function_name="titanic-test-smoke-test",
+        source="lambdas/smoke_test",
+        description="test",
+        key=kms.Key(stack, "Key"),
+        log_retention_days=30,
+        destroy_on_delete=True,
+        no_reservation_reason=WHY_NOT,
+    )
+    [function] = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    assert function["Properties"]["Layers"] == [f"{{{{resolve:ssm:{powertools_layer_parameter()}}}}}"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 
 from config import load_all_environments
 from config.names import VARIANT_NAME
@@ -67,14 +69,30 @@ def test_guard_alarms_watch_the_prod_variant_and_alert(serving):
     )
 
 
-def test_release_parameters_start_empty(serving):
+def test_the_endpoint_role_reads_only_model_archives_and_serving_code_of_the_pipeline(serving):
     config, template = serving
-    names = sorted(p["Properties"]["Name"] for p in template.find_resources("AWS::SSM::Parameter").values())
-    assert names == [
-        f"/{config.prefix}/serving/prod/current-package",
-        f"/{config.prefix}/serving/prod/previous-package",
-        f"/{config.prefix}/serving/staging/current-package",
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    read = statements["ReadModelArtifacts"]
+    assert read["Action"] == "s3:GetObject"
+    keys = sorted(resource["Fn::Join"][1][-1] for resource in read["Resource"])
+    prefix = config.names.pipeline_artifacts_prefix
+    assert keys == [f"/{prefix}/*/model/*", f"/{prefix}/*/serving-code/*"]  # not MLflow runs, not captured traffic
+
+
+def test_release_records_are_one_table_owned_by_cloudformation_never_its_items(serving):
+    config, template = serving
+    assert not template.find_resources("AWS::SSM::Parameter")  # runtime state lives in no rewritten resource
+    (table,) = template.find_resources("AWS::DynamoDB::Table").values()
+    properties = table["Properties"]
+    assert properties["TableName"] == config.names.releases_table == f"{config.prefix}-releases"
+    assert properties["KeySchema"] == [
+        {"AttributeName": "stage", "KeyType": "HASH"},
+        {"AttributeName": "released_at", "KeyType": "RANGE"},
     ]
-    template.all_resources_properties(
-        "AWS::SSM::Parameter", {"Value": "none", "Type": "String", "Tags": Match.any_value()}
-    )
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"]["SSEType"] == "KMS"
+    assert "Fn::ImportValue" in json.dumps(properties["SSESpecification"]["KMSMasterKeyId"])  # the environment key
+    assert properties["DeletionProtectionEnabled"] is (not config.destroy_on_delete)
+    assert table["DeletionPolicy"] == ("Delete" if config.destroy_on_delete else "Retain")

@@ -16,7 +16,7 @@ from config import load_all_environments
 from constructs.sklearn_image import SKLEARN_VERSION, ecr_repository_arn
 from ml import contracts, tracking
 from stacks.data import CURATED_DATASET_KEY
-from stacks.training_pipeline_contract import PLACEHOLDERS, DefinitionSettings
+from stacks.training_pipeline_contract import PLACEHOLDERS, SERVING_CODE_IN_PROCESSING, DefinitionSettings
 from stacks.training_pipeline_definition import build_definition
 
 CONFIGS = load_all_environments()
@@ -123,8 +123,14 @@ def test_evaluation_reads_the_model_and_test_split_and_declares_the_report(deplo
     }
     assert inputs["test"]["LocalPath"] == contracts.TEST_INPUT_DIR
     outputs = {o["OutputName"]: o for o in arguments["ProcessingOutputConfig"]["Outputs"]}
-    assert set(outputs) == {"evaluation", "baseline"}  # the baseline: test_the_evaluated_models_baseline_...
+    assert set(outputs) == {"evaluation", "baseline", "serving-code"}  # the baseline: test_the_evaluated_models_...
     assert outputs["evaluation"]["S3Output"]["LocalPath"] == contracts.EVALUATION_OUTPUT_DIR
+    # The evaluated code bundle is kept next to the model: the registered package serves with this copy.
+    code = outputs["serving-code"]
+    assert code["S3Output"]["LocalPath"] == SERVING_CODE_IN_PROCESSING
+    assert code["S3Output"]["S3Uri"]["Std:Join"]["Values"][-1] == "serving-code"
+    command = arguments["AppSpecification"]["ContainerEntrypoint"][2]
+    assert f"cp {inputs['code']['S3Uri'].rsplit('/', 1)[1]} {SERVING_CODE_IN_PROCESSING}/sourcedir.tar.gz;" in command
     assert step["PropertyFiles"] == [
         {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": contracts.EVALUATION_FILE}
     ]
@@ -208,17 +214,23 @@ def test_one_scikit_learn_image_and_one_code_bundle_everywhere(deployed):
         f"141502667606.dkr.ecr.{config.region}.amazonaws.com/sagemaker-scikit-learn:{SKLEARN_VERSION}-cpu-py3"
     }
     code = {
-        steps["RegisterModel"]["Arguments"]["InferenceSpecification"]["Containers"][0]["Environment"][
-            "SAGEMAKER_SUBMIT_DIRECTORY"
-        ],
-        *(
-            i["S3Input"]["S3Uri"]
-            for name in ("DataPreProcessing", "ModelEvaluation")
-            for i in steps[name]["Arguments"]["ProcessingInputs"]
-            if i["InputName"] == "code"
-        ),
+        i["S3Input"]["S3Uri"]
+        for name in ("DataPreProcessing", "ModelEvaluation")
+        for i in steps[name]["Arguments"]["ProcessingInputs"]
+        if i["InputName"] == "code"
     }
     assert len(code) == 1
+    # Serving uses the evaluation job's copy of that bundle in the artifacts bucket, not the CDK assets bucket.
+    serving = steps["RegisterModel"]["Arguments"]["InferenceSpecification"]["Containers"][0]["Environment"]
+    assert serving["SAGEMAKER_SUBMIT_DIRECTORY"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {"Get": "Steps.ModelEvaluation.ProcessingOutputConfig.Outputs['serving-code'].S3Output.S3Uri"},
+                "sourcedir.tar.gz",
+            ],
+        }
+    }
     bundle = code.pop()
     assert re.fullmatch(r"s3://\$\{CodeBucket\}/[0-9a-f]{64}\.gz", bundle)
     # Training runs the same bundle, or with MLflow on, the training bundle (the same files plus requirements.txt).

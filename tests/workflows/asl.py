@@ -53,9 +53,9 @@ class Resolver:
         resource = self.templates[stack]["Resources"][logical_id]
         properties = resource.get("Properties", {})
         kind = resource["Type"]
-        if kind == "AWS::SSM::Parameter":
-            name = properties["Name"]
-            return name if attribute == "Ref" else f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}"
+        if kind == "AWS::DynamoDB::Table":
+            name = properties["TableName"]
+            return name if attribute == "Ref" else f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
         if kind == "AWS::SNS::Topic":
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{properties['TopicName']}"
         if kind == "AWS::IAM::Role" and attribute == "Arn":

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from moto.sns.models import sns_backends
+from release_records import ReleaseRecord, history
 
 from app import create_app
 from config import load_environment
@@ -73,16 +74,19 @@ class World:
         self._answers = answers
         self.sm = boto3.client("sagemaker", region_name=REGION)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
-        self.ssm = boto3.client("ssm", region_name=REGION)
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
         iam = boto3.client("iam", region_name=REGION)
         trust = json.dumps({"Version": "2012-10-17", "Statement": []})
         role_arn = iam.create_role(RoleName="workflow-test", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
         self.topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=NAMES.alerts_topic)["TopicArn"]
         serving = templates[NAMES.stack("serving")]
-        for resource in serving["Resources"].values():
-            if resource["Type"] == "AWS::SSM::Parameter":
-                props = resource["Properties"]
-                self.ssm.put_parameter(Name=props["Name"], Value=props["Value"], Type="String")
+        (table,) = [r["Properties"] for r in serving["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+        self.dynamodb.create_table(
+            TableName=table["TableName"],
+            KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            BillingMode=table["BillingMode"],
+        )
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zipped:
             zipped.writestr("handler.py", "")
@@ -139,8 +143,13 @@ class World:
         except self.sm.exceptions.ClientError:
             return None
 
-    def parameter(self, stage: str, which: str = "current") -> str:
-        return self.ssm.get_parameter(Name=NAMES.release_parameter(stage, which))["Parameter"]["Value"]
+    def records(self, stage: str) -> list[ReleaseRecord]:
+        """The stage's release records, newest first, read the way the operator commands read them."""
+        return history(self.dynamodb, NAMES.releases_table, stage)
+
+    def served(self, stage: str) -> list[str]:
+        """The packages the stage served, newest first (its release history as package ARNs)."""
+        return [record.model_package_arn for record in self.records(stage)]
 
     # --- executions
     def start(self, machine: str, payload: dict) -> str:

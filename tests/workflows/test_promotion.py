@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import boto3
 import pytest
 import release as release_cli
+from release_records import ReleaseRecord
 
 from tests.workflows.conftest import CONFIG, EVALUATION_URI, NAMES, PREFIX, REGION, model_answer
 
@@ -16,7 +19,7 @@ def approve(world, token: str) -> None:
 
 
 def release(world, package: str, *, approve_it: bool = True) -> str:
-    execution = world.start("promotion", {"model_package_arn": package, "mode": "release"})
+    execution = world.start("promotion", {"model_package_arn": package, "mode": "release", "actor": "tests"})
     if approve_it:
         approve(world, world.approval_token())
     return execution
@@ -34,9 +37,26 @@ def test_happy_path_reaches_prod_and_records_the_package(world, aws):
     assert execution["status"] == "SUCCEEDED", world.visited(execution["executionArn"])
     staging_config, prod_config = world.endpoint_config("staging"), world.endpoint_config("prod")
     assert staging_config.startswith(f"{PREFIX}-staging-") and prod_config.startswith(f"{PREFIX}-prod-")
-    assert world.parameter("staging") == package
-    assert world.parameter("prod") == package
-    assert world.parameter("prod", "previous") == "none"
+    # One release record per stage that started serving, with every attribute of the contract (docs/04).
+    (staging_record,), (prod_record,) = world.records("staging"), world.records("prod")
+    assert (staging_record.endpoint_config_name, prod_record.endpoint_config_name) == (staging_config, prod_config)
+    assert prod_record == ReleaseRecord(
+        stage="prod",
+        released_at=prod_record.released_at,
+        model_package_arn=package,
+        package_version=1,
+        model_name=world.sm.describe_endpoint_config(EndpointConfigName=prod_config)["ProductionVariants"][0][
+            "ModelName"
+        ],
+        endpoint_name=PROD,
+        endpoint_config_name=prod_config,
+        mode="release",
+        execution_arn=execution["executionArn"],
+        actor="tests",
+        reason=None,
+    )
+    assert datetime.fromisoformat(prod_record.released_at.replace("Z", "+00:00")).utcoffset() == timedelta(0)
+    assert staging_record.released_at < prod_record.released_at
     # The endpoint config carries KMS, data capture and the mandatory tags; the model comes from the package.
     described = world.sm.describe_endpoint_config(EndpointConfigName=prod_config)
     assert described["KmsKeyId"].startswith("arn:aws:kms:")
@@ -72,8 +92,7 @@ def test_second_release_updates_prod_with_guardrails_and_keeps_the_previous_pack
     world.endpoint_answers(model_answer(), model_answer())
     assert world.finish(release(world, second))["status"] == "SUCCEEDED"
 
-    assert world.parameter("prod") == second
-    assert world.parameter("prod", "previous") == first
+    assert world.served("prod") == [second, first]  # the history, newest first
     prod_update = next(c for c in aws.updates.calls if c["EndpointName"] == PROD)
     assert prod_update["EndpointConfigName"] != first_prod_config
     guardrails = prod_update["DeploymentConfig"]
@@ -101,8 +120,8 @@ def test_failed_staging_smoke_test_restores_staging_alerts_and_stops(world, aws)
     assert execution["error"] == "StagingSmokeTestFailed"
     assert world.endpoint_config("staging") == good_staging_config  # back on the last good model
     assert world.endpoint_config("prod") == prod_before
-    assert world.parameter("prod") == good
-    assert world.parameter("staging") == good
+    assert world.served("prod") == [good]
+    assert world.served("staging") == [good]  # the failed rollout wrote no record
     (alert,) = failure_alerts(world)
     assert alert["error"] == "StagingSmokeTestFailed"
     assert bad in alert["cause"] and good_staging_config in alert["cause"]  # what failed and what serves now
@@ -116,7 +135,7 @@ def test_first_release_with_failing_smoke_test_deletes_the_new_staging_endpoint(
     execution = world.finish(world.start("promotion", {"model_package_arn": package, "mode": "release"}))
     assert execution["error"] == "StagingSmokeTestFailed"
     assert world.endpoint_config("staging") is None  # nothing good to go back to: no endpoint serves the bad model
-    assert world.parameter("staging") == "none"
+    assert world.served("staging") == []
 
 
 def test_rejection_stops_cleanly_and_leaves_prod_alone(world):
@@ -129,7 +148,7 @@ def test_rejection_stops_cleanly_and_leaves_prod_alone(world):
     assert execution["status"] == "SUCCEEDED"
     assert world.visited(execution_arn)[-2:] == ["NotifyRejected", "Rejected"]
     assert world.endpoint_config("prod") is None
-    assert world.parameter("prod") == "none"
+    assert world.served("prod") == []
     rejected = [m for m in world.messages() if m["subject"].endswith("release rejected")]
     # moto's SendTaskFailure drops the cause (AWS passes it on), so only the rejection itself is checked here.
     assert len(rejected) == 1 and "was rejected" in rejected[0]["body"] and package in rejected[0]["body"]
@@ -208,7 +227,7 @@ def test_guardrail_rollback_of_prod_alerts_and_keeps_the_previous_model(world, a
     assert execution["status"] == "FAILED"
     assert execution["error"] == "ProdDeploymentFailed"
     assert world.endpoint_config("prod") == prod_before
-    assert world.parameter("prod") == first
+    assert world.served("prod") == [first]
     assert [a["error"] for a in failure_alerts(world)] == ["ProdDeploymentFailed"]
 
 
@@ -221,13 +240,16 @@ def test_rollback_mode_redeploys_a_package_to_prod_without_staging_or_approval(w
     staging_before = world.endpoint_config("staging")
     world.endpoint_answers(model_answer())
 
-    execution = world.finish(world.start("promotion", {"model_package_arn": first, "mode": "rollback"}))
+    request = {"model_package_arn": first, "mode": "rollback", "actor": "operator:alice", "reason": "v2 drifts"}
+    execution = world.finish(world.start("promotion", request))
 
     assert execution["status"] == "SUCCEEDED"
     assert "RequestApproval" not in world.visited(execution["executionArn"])
     assert world.endpoint_config("staging") == staging_before
-    assert world.parameter("prod") == first
-    assert world.parameter("prod", "previous") == second
+    assert world.served("prod") == [first, second, first]
+    newest = world.records("prod")[0]
+    assert (newest.mode, newest.actor, newest.reason) == ("rollback", "operator:alice", "v2 drifts")
+    assert len(world.records("staging")) == 2  # a rollback does not touch staging
 
 
 def test_failed_prod_smoke_test_restores_prod_to_the_last_good_model(world, aws):
@@ -243,6 +265,11 @@ def test_failed_prod_smoke_test_restores_prod_to_the_last_good_model(world, aws)
     assert execution["error"] == "ProdSmokeTestFailed"
     assert world.endpoint_config("prod") == prod_before
     restore = aws.updates.calls[-1]
-    assert restore == {"EndpointName": PROD, "EndpointConfigName": prod_before}
-    assert world.parameter("prod") == good  # the record still names the package prod serves
+    assert restore == {  # back to the last good config, keeping the capacity autoscaling set
+        "EndpointName": PROD,
+        "EndpointConfigName": prod_before,
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DataCaptureConfig"}],
+    }
+    assert world.served("prod") == [good]  # the history still names the package prod serves
     assert [a["error"] for a in failure_alerts(world)] == ["ProdSmokeTestFailed"]
