@@ -3,8 +3,8 @@ model group, with evaluation metrics, goes further, and only when no older relea
 anything else fails as PackageRefused (or ReleaseOverlap).
 
     ApplyInputDefaults -> CheckInput -> CheckMode -> CheckReason (required by "force")
-    -> OnlyOneRelease (skip duplicates) -> HasReason -> NameRelease -> ReleaseNames -> DescribePackage -> IsApprovedInThisGroup -> CheckApprovalAndGroup
-    -> KeepReleaseFacts (end)
+    -> OnlyOneRelease (skip duplicates) -> HasReason -> NameRelease -> ReleaseNames -> DescribePackage
+    -> IsApprovedInThisGroup -> CheckApprovalAndGroup -> KeepReleaseFacts (end)
 
 Overlap: SageMaker may send several "Approved" events for one change, and each starts an execution. Only the oldest
 running execution goes on (constructs/workflow_fragments.py `OldestRunningOnly`): a newer "release" is a duplicate and

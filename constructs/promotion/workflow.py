@@ -10,8 +10,8 @@ and the approval gate: it redeploys a package prod served before (the operator C
 history, scripts/release.py).
 
     admission (one release at a time) -> champion check -> CreateModel -> RouteByMode -> staging rollout
-        -> staging record -> approval gate -> prod rollout (guarded, autoscaling kept) -> prod record, autoscaling, announcement
-                                       (rollback) ----^
+        -> staging record -> approval gate -> prod rollout (guarded, autoscaling kept)
+        -> prod record, autoscaling, announcement           (rollback) ----^
 
 Waiting is done with Wait + Describe loops, not `.sync` integrations: they behave the same in AWS and in the executed
 tests (tests/workflows/), which run this exact definition from the synthesized template.
