@@ -66,8 +66,8 @@ class ChampionCheck(Fragment):
             "ReportNotWherePipelineWrites",
             CHECK_FAILED,
             sfn.JsonPath.format(
-                "the quality reports of the candidate ({}) and of prod's package ({}) must be the pipeline's "
-                f"evaluation.json under {targets.names.pipeline_artifacts_prefix}/",
+                "the quality reports of the candidate ({}) and of the package prod serves ({}) must be the "
+                f"evaluation.json files the pipeline writes under {targets.names.pipeline_artifacts_prefix}/",
                 sfn.JsonPath.string_at("$.model_package_arn"),
                 sfn.JsonPath.string_at("$.champion.package.arn"),
             ),
@@ -191,14 +191,16 @@ class ChampionCheck(Fragment):
         """JSONata: a missing metric fails the check; a candidate below champion - tolerance is a regression."""
         path = contracts.metric_json_path(ml.quality_metric)
         candidate, champion = (f"$states.input.reports.{role}.{path}" for role in ("candidate", "champion"))
+        targets_env = self._targets.names.env
         regression = self._failed.failure(
             self,
             "RefuseRegression",
             REGRESSION,
             sfn.JsonPath.format(
-                f"the candidate (version {{}}) scores {ml.quality_metric} {{}}, prod's package (version {{}}) {{}}: "
-                f"worse by more than the tolerance {ml.champion_tolerance:g} (ml.champion_tolerance); nothing was "
-                "deployed. Release it anyway with make release ENV=<env> PACKAGE=<arn> FORCE=yes REASON=<why>",
+                f"the candidate (version {{}}) scores {ml.quality_metric} {{}}, the package prod serves (version {{}}) "
+                f"{{}}: worse by more than the tolerance {ml.champion_tolerance:g} (ml.champion_tolerance); nothing "
+                f"was deployed. To release it anyway: make release ENV={targets_env} PACKAGE=(its ARN) FORCE=yes "
+                "REASON=(why)",
                 sfn.JsonPath.string_at("$.package.version"),
                 sfn.JsonPath.string_at(f"$.reports.candidate.{path}"),
                 sfn.JsonPath.string_at("$.champion.package.version"),
@@ -209,7 +211,7 @@ class ChampionCheck(Fragment):
             self,
             "MetricMissing",
             CHECK_FAILED,
-            f"a quality report has no {path}: the candidate cannot be compared with prod's package",
+            f"a quality report has no {path}: the candidate cannot be compared with the package prod serves",
         )
 
         def is_number(value: str) -> str:

@@ -129,10 +129,11 @@ class World:
         group: str = NAMES.model_package_group,
         with_metrics: bool = True,
         score: float = 0.83,
+        report_key: str | None = None,
     ) -> str:
         """A package as the pipeline registers it: its evaluation.json (quality metric `score`) in its own
-        execution's folder of the artifacts bucket, named by ModelMetrics."""
-        key = EVALUATION_KEY.format(execution=f"execution-{len(self.evaluation_uris) + 1}")
+        execution's folder of the artifacts bucket (or at `report_key`), named by ModelMetrics."""
+        key = report_key or EVALUATION_KEY.format(execution=f"execution-{len(self.evaluation_uris) + 1}")
         report = {"binary_classification_metrics": {CONFIG.ml.quality_metric: {"value": score}}}
         self.s3.put_object(Bucket=self.artifacts_bucket, Key=key, Body=json.dumps(report).encode())
         self.evaluation_uris.append(f"s3://{self.artifacts_bucket}/{key}")
