@@ -8,8 +8,8 @@ anything else fails as PackageRefused (or ReleaseOverlap).
 
 Overlap: SageMaker may send several "Approved" events for one change, and each starts an execution. Only the oldest
 running execution goes on (constructs/workflow_fragments.py `OldestRunningOnly`): a newer "release" is a duplicate and
-ends quietly (SkippedOverlappingRelease); a newer operator request (rollback) fails with an alert (ReleaseOverlap), so
-it never silently does nothing.
+ends quietly (SkippedOverlappingRelease); a newer operator request (rollback, force) fails with an alert
+(ReleaseOverlap), so it never silently does nothing.
 """
 
 from __future__ import annotations
