@@ -194,6 +194,11 @@ pipeline-graph: synth ## draw the training pipeline graph from ENV's synthesized
 STAGE ?= prod
 TARGET ?= all
 
+.PHONY: release
+release: $(VENV_STAMP) ## release an Approved package to staging, approval, prod; FORCE=yes skips the champion check (ENV=… PACKAGE=arn|version [FORCE=yes REASON=…]; needs AWS)
+	@test -n "$(PACKAGE)" || { echo "PACKAGE=<model package ARN or version> is required"; exit 2; }
+	@$(PY) scripts/release.py release --env $(ENV) --package '$(PACKAGE)' $(if $(filter yes,$(FORCE)),--force,) $(if $(REASON),--reason '$(REASON)')
+
 .PHONY: approve-release
 approve-release: $(VENV_STAMP) ## let the release waiting for approval go to prod (ENV=… TOKEN=…; needs AWS)
 	@test -n "$(TOKEN)" || { echo "TOKEN=<task_token from the approval message> is required"; exit 2; }

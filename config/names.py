@@ -28,7 +28,7 @@ NO_ENDPOINT_CONFIG = "none"  # what the promotion workflow records as "the confi
 RELEASE_REJECTED_ERROR = "ReleaseRejected"  # the error the operator CLI sends to the approval gate to reject
 # Release records (the contract in docs/04-serving-ecs-sagemaker.md, "Release history"): one DynamoDB item per time a
 # stage starts serving a package. `mode` says how: an approved package released through staging, an operator's
-# rollback to a package prod served before, or a forced release (skips the regression checks; not built yet).
+# rollback to a package prod served before, or a forced release (an operator skips the champion check, with a reason).
 RELEASE_MODES = ("release", "rollback", "force")
 RELEASE_ACTOR_APPROVAL_EVENT = "eventbridge:package-approved"  # `actor` of releases the registry's approval starts
 

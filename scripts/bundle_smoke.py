@@ -26,9 +26,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 import stacks  # noqa: E402, F401  (makes the project's constructs/ importable)
+from config import load_environment  # noqa: E402
 from constructs.code_bundle import build_tarball, collect  # noqa: E402
 from ml.baseline import load as load_baseline  # noqa: E402
-from ml.contracts import BASELINE_FILE, metric_json_path  # noqa: E402
+from ml.contracts import BASELINE_FILE, baseline_lift_json_path, json_path_value, metric_json_path  # noqa: E402
 from ml.smoke import KNOWN_PASSENGERS  # noqa: E402
 from stacks.training import BUNDLE_EXCLUDED_FOLDERS, SERVING_ENTRY_MODULE, SERVING_ENTRY_SOURCE  # noqa: E402
 
@@ -57,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ml-root", type=Path, default=PROJECT_ROOT, help="folder that holds the ml/ package")
     parser.add_argument("--data", type=Path, default=PROJECT_ROOT / "data" / "titanic.csv")
-    parser.add_argument("--metric", default="accuracy")
-    parser.add_argument("--threshold", type=float, default=0.78)
+    gate = load_environment("dev").ml  # the pipeline's QualityGate defaults (config [ml])
+    parser.add_argument("--metric", default=gate.quality_metric)
+    parser.add_argument("--threshold", type=float, default=gate.quality_threshold)
+    parser.add_argument("--baseline-margin", type=float, default=gate.baseline_margin)
     args = parser.parse_args(argv)
 
     files = collect(args.ml_root.resolve(), "ml", exclude=BUNDLE_EXCLUDED_FOLDERS)
@@ -92,12 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--- drift baseline published: {len(published['features'])} columns, baseline_version "
               f"{published['baseline_version']}")  # fmt: skip
 
-        value = json.loads((work / "evaluation" / "evaluation.json").read_text())
-        path = metric_json_path(args.metric)
-        for part in path.split("."):
-            value = value[part]
-        passed = float(value) >= args.threshold
-        print(f"--- QualityGate: JsonGet {path} = {value} >= {args.threshold}: {passed}")
+        report = json.loads((work / "evaluation" / "evaluation.json").read_text())
+        # The pipeline's two conditions (stacks/training_pipeline_definition.py `_gate_step`), both must hold.
+        for path, limit in (
+            (metric_json_path(args.metric), args.threshold),
+            (baseline_lift_json_path(args.metric), args.baseline_margin),
+        ):
+            value = json_path_value(report, path)
+            print(f"--- QualityGate: JsonGet {path} = {value} >= {limit}: {float(value) >= limit}")
 
         (work / "elsewhere").mkdir()
         run("Serving", [python, "-c", SERVING_PROBE, str(code / SERVING_ENTRY_MODULE), str(work / "model"),

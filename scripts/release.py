@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Phases 04/06: operator commands for the promotion workflow and the runtime resources it creates (needs AWS).
 
+  release  --env ENV --package ARN|VERSION [--force --reason TEXT] [--actor NAME]
+                                                       release an Approved package the way its approval does
+                                                       (staging, approval gate, prod); --force skips the champion
+                                                       check (a reason is required and recorded)
   approve  --env ENV --token TOKEN [--approver NAME]   let a release waiting at the approval gate go to prod
   reject   --env ENV --token TOKEN [--reason TEXT] [--rejecter NAME]
                                                        stop it; prod stays as it is
@@ -12,8 +16,8 @@
                                                        list (default) or delete endpoints, endpoint configs and
                                                        models the workflow created: CloudFormation does not own them
 
-The Makefile wraps these: make approve-release / reject-release / rollback / releases / cleanup. The release history
-is read through scripts/release_records.py (the table the promotion workflow writes).
+The Makefile wraps these: make release / approve-release / reject-release / rollback / releases / cleanup. The
+release history is read through scripts/release_records.py (the table the promotion workflow writes).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -78,15 +83,57 @@ def release_history(config: EnvironmentConfig, stage: str, limit: int | None = N
     return history(_client("dynamodb", config), config.names.releases_table, stage, limit)
 
 
-def _refuse_while_running(config: EnvironmentConfig, machine_arn: str) -> None:
-    """One release at a time: the workflow would refuse an overlapping rollback too (ReleaseOverlap), with an alert."""
+def _refuse_while_running(config: EnvironmentConfig, machine_arn: str, what: str = "roll back") -> None:
+    """One release at a time: the workflow would refuse an overlapping request too (ReleaseOverlap), with an alert."""
     running = _client("stepfunctions", config).list_executions(stateMachineArn=machine_arn, statusFilter="RUNNING")
     if running["executions"]:
         arns = ", ".join(execution["executionArn"] for execution in running["executions"])
         raise OperatorError(
             f"a release is running ({arns}): answer its approval request (make reject-release) or wait for it, "
-            "then roll back"
+            f"then {what}"
         )
+
+
+# ---------------------------------------------------------------------------------------------- release
+def package_arn(config: EnvironmentConfig, package: str) -> str:
+    """A model package ARN, or a version number of this environment's model package group."""
+    if package.isdigit():
+        group = config.names.model_package_group
+        account = config.account or _client("sts", config).get_caller_identity()["Account"]
+        return f"arn:aws:sagemaker:{config.region}:{account}:model-package/{group}/{int(package)}"
+    return package
+
+
+def release(
+    config: EnvironmentConfig, package: str, *, force: bool = False, actor: str = "operator", reason: str | None = None
+) -> str:
+    """Start the promotion workflow for an Approved package with the input its approval event gives, but the
+    operator as actor; `force` skips the champion check (mode "force" in the release records)."""
+    if force and not reason:
+        raise OperatorError("a forced release skips the champion check: say why with REASON=... (--reason)")
+    arn = package_arn(config, package)
+    try:
+        described = _client("sagemaker", config).describe_model_package(ModelPackageName=arn)
+    except botocore.exceptions.ClientError as error:
+        raise OperatorError(f"cannot read model package {arn}: {error}") from None
+    group, status = described["ModelPackageGroupName"], described["ModelApprovalStatus"]
+    if group != config.names.model_package_group or status != "Approved":
+        raise OperatorError(
+            f"{arn} is {status} in group {group}: only Approved packages of {config.names.model_package_group} "
+            "are released (approve it in the model registry: that starts the release by itself)"
+        )
+    machine_arn = promotion_state_machine_arn(config)
+    _refuse_while_running(config, machine_arn, "release")
+    mode = "force" if force else "release"
+    request = {"model_package_arn": arn, "mode": mode, "actor": actor}
+    if reason:
+        request["reason"] = reason
+    version = described["ModelPackageVersion"]
+    execution = _client("stepfunctions", config).start_execution(
+        stateMachineArn=machine_arn, name=f"{mode}-v{version}-{uuid.uuid4().hex[:12]}", input=json.dumps(request)
+    )
+    check = "without the champion check (forced)" if force else "checked against the package prod serves"
+    return f"releasing version {version} ({arn}), {check}\nexecution: {execution['executionArn']}"
 
 
 def rollback(
@@ -210,9 +257,15 @@ def cleanup(config: EnvironmentConfig, target: str, confirm: bool, say: Callable
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("approve", "reject", "rollback", "releases", "cleanup"):
+    for name in ("release", "approve", "reject", "rollback", "releases", "cleanup"):
         command = commands.add_parser(name)
         command.add_argument("--env", required=True)
+        if name == "release":
+            command.add_argument("--package", required=True, help="model package ARN or version number")
+            command.add_argument("--force", action="store_true", help="skip the champion check (needs --reason)")
+        if name in ("release", "rollback"):
+            command.add_argument("--reason", help="why (kept in the release record)")
+            command.add_argument("--actor", default=f"operator:{getpass.getuser()}")
         if name in ("approve", "reject"):
             command.add_argument("--token", required=True, help="the task_token of the approval request message")
         if name == "approve":
@@ -223,8 +276,6 @@ def main(argv: list[str] | None = None) -> int:
         if name == "rollback":
             command.add_argument("--stage", default="prod")
             command.add_argument("--version", type=int, help="the package version to go back to (make releases)")
-            command.add_argument("--reason", help="why (kept in the release record)")
-            command.add_argument("--actor", default=f"operator:{getpass.getuser()}")
         if name == "releases":
             command.add_argument("--limit", type=int, default=20, help="records per stage")
         if name == "cleanup":
@@ -233,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_environment(args.env)
-        if args.command == "approve":
+        if args.command == "release":
+            print(release(config, args.package, force=args.force, actor=args.actor, reason=args.reason))
+        elif args.command == "approve":
             print(approve(config, args.token, args.approver))
         elif args.command == "reject":
             print(reject(config, args.token, args.reason, args.rejecter))

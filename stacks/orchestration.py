@@ -87,12 +87,14 @@ class OrchestrationStack(Stack):
                 key=foundation.key,
                 data_capture_uri=serving.data_capture_uri,
                 guard_alarm_names=serving.guard_alarm_names,
+                artifacts_bucket=foundation.artifacts_bucket,
                 releases_table=serving.releases_table,
                 model_package_group_name=training.model_package_group_name,
                 alerts_topic=foundation.alerts_topic,
                 smoke_function=smoke.function,
             ),
             serving=config.serving,
+            ml=config.ml,
             approval_timeout=approval_timeout,
         )
         promotion_machine = self._monitored(

@@ -214,6 +214,7 @@ class TrainingStack(Stack):
             artifacts_prefix=names.pipeline_artifacts_prefix,
             quality_metric=config.ml.quality_metric,
             quality_threshold=config.ml.quality_threshold,
+            baseline_margin=config.ml.baseline_margin,
             processing_instance_type=settings.processing_instance_type,
             processing_instance_count=settings.processing_instance_count,
             training_instance_type=settings.training_instance_type,

@@ -46,6 +46,9 @@ FAIL_STEP = "QualityGateFailed"
 STEP_ORDER = (PREPROCESS_STEP, TRAIN_STEP, EVALUATE_STEP, CONDITION_STEP, REGISTER_STEP, FAIL_STEP)
 
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
+# The gate's two limits, pipeline parameters so an execution may override them (defaults from config [ml]).
+THRESHOLD_PARAMETER = "QualityThreshold"
+BASELINE_MARGIN_PARAMETER = "BaselineMargin"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class DefinitionSettings:
     artifacts_prefix: str  # every step writes under s3://ARTIFACTS_BUCKET/<artifacts_prefix>/<execution id>/
     quality_metric: str
     quality_threshold: float
+    baseline_margin: float  # the metric's required lift over the gender rule on the same test split
     processing_instance_type: str
     processing_instance_count: int
     training_instance_type: str

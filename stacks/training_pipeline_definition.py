@@ -36,6 +36,7 @@ from stacks.sagemaker_offline import offline_session
 from stacks.training_pipeline_baseline import baseline_output
 from stacks.training_pipeline_contract import (
     ARTIFACTS_BUCKET,
+    BASELINE_MARGIN_PARAMETER,
     BUNDLE_ROOT_IN_PROCESSING,
     CODE_BUCKET,
     CONDITION_STEP,
@@ -49,6 +50,7 @@ from stacks.training_pipeline_contract import (
     MLFLOW_TRACKING_ARN,
     PREPROCESS_STEP,
     SERVING_CODE_IN_PROCESSING,
+    THRESHOLD_PARAMETER,
     TRAIN_STEP,
     DefinitionSettings,
 )
@@ -104,6 +106,7 @@ class _Parameters:
     processing_count: ParameterInteger
     training_type: ParameterString
     threshold: ParameterFloat
+    baseline_margin: ParameterFloat
 
     @classmethod
     def of(cls, settings: DefinitionSettings) -> _Parameters:
@@ -116,11 +119,19 @@ class _Parameters:
                 "ProcessingInstanceCount", default_value=settings.processing_instance_count
             ),
             training_type=ParameterString("TrainingInstanceType", default_value=settings.training_instance_type),
-            threshold=ParameterFloat("QualityThreshold", default_value=settings.quality_threshold),
+            threshold=ParameterFloat(THRESHOLD_PARAMETER, default_value=settings.quality_threshold),
+            baseline_margin=ParameterFloat(BASELINE_MARGIN_PARAMETER, default_value=settings.baseline_margin),
         )
 
     def all(self) -> list:
-        return [self.input_data, self.processing_type, self.processing_count, self.training_type, self.threshold]
+        return [
+            self.input_data,
+            self.processing_type,
+            self.processing_count,
+            self.training_type,
+            self.threshold,
+            self.baseline_margin,
+        ]
 
 
 def build_pipeline(settings: DefinitionSettings) -> Pipeline:
@@ -130,26 +141,9 @@ def build_pipeline(settings: DefinitionSettings) -> Pipeline:
     code_input = ProcessingInput(source=_code_uri(settings), destination=BUNDLE_ROOT_IN_PROCESSING, input_name="code")
     preprocess = _preprocess_step(settings, session, parameters, code_input)
     train = _train_step(settings, session, parameters, preprocess)
-    evaluate, metric, evaluation_uri = _evaluate_step(settings, session, parameters, code_input, preprocess, train)
+    evaluate, report, evaluation_uri = _evaluate_step(settings, session, parameters, code_input, preprocess, train)
     register = register_step(settings, session, train, evaluate, evaluation_uri)
-    fail = FailStep(
-        name=FAIL_STEP,
-        error_message=Join(
-            on=" ",
-            values=[
-                f"Quality gate failed: {settings.quality_metric}",
-                metric,
-                "is below the threshold",
-                parameters.threshold,
-            ],
-        ),
-    )
-    gate = ConditionStep(
-        name=CONDITION_STEP,
-        conditions=[ConditionGreaterThanOrEqualTo(left=metric, right=parameters.threshold)],
-        if_steps=[register],
-        else_steps=[fail],
-    )
+    gate = _gate_step(settings, parameters, evaluate, report, register)
     return Pipeline(
         name=settings.pipeline_name,
         parameters=parameters.all(),
@@ -239,9 +233,9 @@ def _train_step(settings, session, parameters: _Parameters, preprocess: Processi
 
 def _evaluate_step(
     settings, session, parameters: _Parameters, code_input, preprocess: ProcessingStep, train: TrainingStep
-) -> tuple[ProcessingStep, JsonGet, Join]:
+) -> tuple[ProcessingStep, PropertyFile, Join]:
     """ModelEvaluation: model.tar.gz and the test split in, evaluation.json out (read by the quality gate).
-    Returns the step, the gate's metric and the report's S3 URI."""
+    Returns the step, the report as a property file and the report's S3 URI."""
     evaluation_report = PropertyFile(
         name=EVALUATION_PROPERTY_FILE, output_name="evaluation", path=contracts.EVALUATION_FILE
     )
@@ -289,12 +283,45 @@ def _evaluate_step(
             contracts.EVALUATION_FILE,
         ],
     )
-    metric = JsonGet(
-        step_name=evaluate.name,
-        property_file=evaluation_report,
-        json_path=contracts.metric_json_path(settings.quality_metric),
+    return evaluate, evaluation_report, evaluation_uri
+
+
+def _gate_step(settings, parameters: _Parameters, evaluate, report: PropertyFile, register) -> ConditionStep:
+    """QualityGate: the metric must reach the threshold AND beat the gender rule by the margin (both conditions of
+    ml/gates.py's local gate, from the same config). A Fail step's message cannot branch on which condition failed,
+    so it names both limits and both measured values."""
+    metric, lift = (
+        JsonGet(step_name=evaluate.name, property_file=report, json_path=path)
+        for path in (
+            contracts.metric_json_path(settings.quality_metric),
+            contracts.baseline_lift_json_path(settings.quality_metric),
+        )
     )
-    return evaluate, metric, evaluation_uri
+    fail = FailStep(
+        name=FAIL_STEP,
+        error_message=Join(
+            on=" ",
+            values=[
+                f"Quality gate failed: {settings.quality_metric}",
+                metric,
+                "must be >= the threshold",
+                parameters.threshold,
+                "and its lift over the gender rule",
+                lift,
+                "must be >= the baseline margin",
+                parameters.baseline_margin,
+            ],
+        ),
+    )
+    return ConditionStep(
+        name=CONDITION_STEP,
+        conditions=[
+            ConditionGreaterThanOrEqualTo(left=metric, right=parameters.threshold),
+            ConditionGreaterThanOrEqualTo(left=lift, right=parameters.baseline_margin),
+        ],
+        if_steps=[register],
+        else_steps=[fail],
+    )
 
 
 def _training_input(uri) -> TrainingInput:

@@ -10,11 +10,14 @@ tests that execute the synthesized state machines (tests/workflows/) enter `emul
 - DescribeEndpoint cannot be made to fail the way IAM or throttling does: `DescribeFailures` makes it answer a given
   error code for given endpoints (AccessDeniedException, ThrottlingException), as a denied or throttled call would.
 - The aws-sdk integration name `applicationautoscaling` is not mapped to boto3's `application-autoscaling`.
+- aws-sdk:s3:getObject: Step Functions returns the object's Body as text; moto hands over boto3's stream.
 - aws-sdk:sfn calls: Step Functions takes and returns PascalCase names for every SDK integration (StateMachineArn,
   Executions) while the Step Functions API itself is camelCase; moto passes the names through unchanged, so the stub
   translates them for the `sfn` service only.
 - Wait states and task timeouts use real time: waits are skipped (and recorded in `Clock`); a test may shorten one
   timeout.
+- JSONata states (the promotion's champion verdict) need moto's JVM bridge to jsonata-java, absent here:
+  `_eval_jsonata` evaluates with jsonata-python, a port of that same library.
 - Endpoints have no model behind them: a test queues the bodies the endpoints answer with, in call order (moto's own
   result queue caches one answer per endpoint and body, which a second release would replay).
 And `pipeline_statuses`: moto's pipeline executions succeed at once; it makes them report a given status sequence.
@@ -42,6 +45,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
+import jsonata
 from moto import mock_aws
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -58,6 +62,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 
 from config.names import VARIANT_NAME
 
@@ -247,12 +252,22 @@ def _recase(value, first):
 _original_sdk_task = StateTaskServiceAwsSdk._eval_service_task
 
 
-def _sdk_task_with_sfn_casing(self, env, resource_runtime_part, normalised_parameters, state_credentials):
-    if self._get_boto_service_name() != "stepfunctions":
+def _sdk_task_as_step_functions_does(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+    service = self._get_boto_service_name()
+    if service == "s3" and self._get_boto_service_action() == "get_object":
+        _original_sdk_task(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+        response = env.stack.pop()
+        env.stack.append({**response, "Body": response["Body"].read().decode()})
+        return
+    if service != "stepfunctions":
         return _original_sdk_task(self, env, resource_runtime_part, normalised_parameters, state_credentials)
     parameters = _recase(normalised_parameters, str.lower)
     _original_sdk_task(self, env, resource_runtime_part, parameters, state_credentials)
     env.stack.append(_recase(env.stack.pop(), str.upper))
+
+
+def _evaluate_jsonata(expression: str):
+    return jsonata.Jsonata(expression).evaluate(None)
 
 
 @dataclass
@@ -290,12 +305,13 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
         mock_aws(config=EXECUTE_STATE_MACHINES),
         mock.patch.object(LambdaSimpleBackend, "invoke", _real_handlers(handlers)),
         mock.patch.object(WaitFunction, "_wait_interval", skip_wait),
-        mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task", _sdk_task_with_sfn_casing),
+        mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task", _sdk_task_as_step_functions_does),
         mock.patch.object(SageMakerRuntimeBackend, "invoke_endpoint", answer),
         mock.patch.object(TimeoutSeconds, "_eval_seconds", timeout),
         mock.patch.object(SageMakerResponse, "update_endpoint", updates.handler(), create=True),
         mock.patch.object(SageMakerResponse, "describe_endpoint", describe_failures.handler()),
         mock.patch.object(StateTaskService, "_SERVICE_NAME_SFN_TO_BOTO_OVERRIDES", overrides),
+        mock.patch.object(moto_jsonata, "_eval_jsonata", _evaluate_jsonata),
     ):
         yield SimpleNamespace(clock=clock, updates=updates, answers=answers, describe_failures=describe_failures)
 

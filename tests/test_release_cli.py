@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import boto3
@@ -201,3 +202,53 @@ def test_cleanup_all_with_confirmation_deletes_everything_of_this_environment_on
     assert sm.list_endpoints()["Endpoints"] == []
     assert sm.list_endpoint_configs()["EndpointConfigs"] == []
     assert sorted(m["ModelName"] for m in sm.list_models()["Models"]) == sorted([f"{P}-foreign", "other-app-model"])
+
+
+def _package(status: str = "Approved", group: str = f"{P}-models") -> str:
+    sm = boto3.client("sagemaker", region_name=CONFIG.region)
+    with contextlib.suppress(sm.exceptions.ClientError):  # the group is already there
+        sm.create_model_package_group(ModelPackageGroupName=group)
+    return sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1"}],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )["ModelPackageArn"]
+
+
+def test_release_starts_the_promotion_as_the_approval_event_does_with_the_operator_as_actor(aws):
+    arn, package = _promotion_machine(), _package()
+    assert CONFIG.names.model_package_group == f"{P}-models"
+    assert release.main(["release", "--env", "dev", "--package", package, "--actor", "operator:carol"]) == 0
+    assert _started_input(arn) == {"model_package_arn": package, "mode": "release", "actor": "operator:carol"}
+
+
+def test_a_forced_release_by_version_number_sends_mode_force_and_the_reason(aws):
+    arn, package = _promotion_machine(), _package()
+    arguments = ["release", "--env", "dev", "--package", "1", "--force", "--reason", "hotfix", "--actor", "operator:d"]
+    assert release.main(arguments) == 0
+    assert _started_input(arn) == {
+        "model_package_arn": package,
+        "mode": "force",
+        "actor": "operator:d",
+        "reason": "hotfix",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "group", "arguments", "refusal"),
+    [
+        ("Approved", f"{P}-models", ["--force"], "say why with REASON="),
+        ("PendingManualApproval", f"{P}-models", [], "only Approved packages"),
+        ("Approved", "someone-elses-models", [], "only Approved packages"),
+    ],
+)
+def test_release_refuses_before_starting_anything(aws, capsys, status, group, arguments, refusal):
+    arn, package = _promotion_machine(), _package(status, group)
+    assert release.main(["release", "--env", "dev", "--package", package, *arguments]) == 1
+    assert refusal in capsys.readouterr().err
+    sfn = boto3.client("stepfunctions", region_name=CONFIG.region)
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []

@@ -2,14 +2,14 @@
 model group, with evaluation metrics, goes further, and only when no older release of the environment is running;
 anything else fails as PackageRefused (or ReleaseOverlap).
 
-    ApplyInputDefaults -> CheckInput -> CheckMode -> CheckReason -> OnlyOneRelease (skip duplicates) -> HasReason
-    -> NameRelease -> ReleaseNames -> DescribePackage -> IsApprovedInThisGroup -> CheckApprovalAndGroup
-    -> KeepReleaseFacts (end)
+    ApplyInputDefaults -> CheckInput -> CheckMode -> CheckReason (required by "force")
+    -> OnlyOneRelease (skip duplicates) -> HasReason -> NameRelease -> ReleaseNames -> DescribePackage
+    -> IsApprovedInThisGroup -> CheckApprovalAndGroup -> KeepReleaseFacts (end)
 
 Overlap: SageMaker may send several "Approved" events for one change, and each starts an execution. Only the oldest
 running execution goes on (constructs/workflow_fragments.py `OldestRunningOnly`): a newer "release" is a duplicate and
-ends quietly (SkippedOverlappingRelease); a newer operator request (rollback) fails with an alert (ReleaseOverlap), so
-it never silently does nothing.
+ends quietly (SkippedOverlappingRelease); a newer operator request (rollback, force) fails with an alert
+(ReleaseOverlap), so it never silently does nothing.
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ from constructs.promotion.release_record import OPTIONAL_ATTRIBUTES
 from constructs.promotion.tasks import sagemaker_arn
 from constructs.workflow_fragments import FailureTail, Fragment, OldestRunningOnly, sdk_call, with_defaults
 
-# Modes the workflow accepts today (the record schema, config.names.RELEASE_MODES, also knows "force").
-MODES = ("release", "rollback")
-if not set(MODES) <= set(RELEASE_MODES):
-    raise ValueError(f"every accepted mode {MODES} must be a release record mode {RELEASE_MODES}")
-EXPECTED_INPUT = '{"model_package_arn": "<arn>", "mode": "release|rollback", "actor"?: "<who>", "reason"?: "<why>"}'
+# The modes the workflow accepts are the release record modes (config.names.RELEASE_MODES): the record keeps the mode.
+MODES = ("release", "force", "rollback")
+if set(MODES) != set(RELEASE_MODES):
+    raise ValueError(f"the accepted modes {MODES} must be the release record modes {RELEASE_MODES}")
+EXPECTED_INPUT = (
+    '{"model_package_arn": "<arn>", "mode": "release|force|rollback", "actor"?: "<who>", "reason"?: "<why>"}'
+    ' ("force" needs a reason)'
+)
 DEFAULT_INPUT = '{"actor": "unknown"}'  # who started it, when the starter does not say (a console start)
 # Fields a usable package description has (a Choice on a missing path would fail the execution in AWS).
 PACKAGE_FIELDS = ("ModelPackageGroupName", "ModelApprovalStatus", "ModelPackageVersion", "ModelMetrics")
@@ -71,8 +74,16 @@ class Admission(Fragment):
         )
         # An optional field is type-tested only once it is known to be there (rules are tried in order; AWS fails a
         # type test on a missing path).
+        # A forced release skips the champion check: the history must say why.
         check_reason = (
             sfn.Choice(self, "CheckReason")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.string_equals("$.mode", "force"),
+                    sfn.Condition.not_(sfn.Condition.is_present("$.reason")),
+                ),
+                invalid_input,
+            )
             .when(sfn.Condition.not_(sfn.Condition.is_present("$.reason")), only_one)
             .when(sfn.Condition.is_string("$.reason"), only_one)
             .otherwise(invalid_input)

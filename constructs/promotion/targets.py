@@ -9,6 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 
 from config.names import Names
@@ -23,6 +24,7 @@ class PromotionTargets:
     key: kms.IKey
     data_capture_uri: str
     guard_alarm_names: tuple[str, ...]  # alarms that roll a prod rollout back
+    artifacts_bucket: s3.IBucket  # the pipeline's evaluation reports (the champion check reads two of them)
     releases_table: dynamodb.ITable  # release records: one item per time a stage starts serving a package
     model_package_group_name: str
     alerts_topic: sns.ITopic

@@ -3,13 +3,15 @@ staging, is smoke-tested, waits for a human, then rolls out to prod behind SageM
 failure path alerts and leaves the endpoints on their last good endpoint config; every stage that starts serving a
 package is recorded in the release history (release_record.py).
 
-Input: {"model_package_arn": "<arn>", "mode": "release" | "rollback", "actor"?: str, "reason"?: str}. "rollback"
-skips staging and the approval gate: it redeploys a package prod served before (the operator CLI picks it from the
-release history, scripts/release.py).
+Input: {"model_package_arn": "<arn>", "mode": "release" | "force" | "rollback", "actor"?: str, "reason"?: str}.
+"release" must not score worse than the package prod serves (champion.py); "force" (an operator's `make release
+... FORCE=yes`, with a reason) skips that comparison and is recorded as such; "rollback" skips the comparison, staging
+and the approval gate: it redeploys a package prod served before (the operator CLI picks it from the release
+history, scripts/release.py).
 
-    admission (one release at a time) -> CreateModel -> RouteByMode -> staging rollout -> staging record
-        -> approval gate -> prod rollout (guarded, autoscaling kept) -> prod record, autoscaling, announcement
-                                       (rollback) ----^
+    admission (one release at a time) -> champion check -> CreateModel -> RouteByMode -> staging rollout
+        -> staging record -> approval gate -> prod rollout (guarded, autoscaling kept)
+        -> prod record, autoscaling, announcement           (rollback) ----^
 
 Waiting is done with Wait + Describe loops, not `.sync` integrations: they behave the same in AWS and in the executed
 tests (tests/workflows/), which run this exact definition from the synthesized template.
@@ -22,12 +24,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
-from config.sections import ServingSettings
+from config.sections import MlSettings, ServingSettings
 from constructs import Construct
 from constructs.compliance import merge_wildcard_reasons
 from constructs.promotion.admission import Admission
 from constructs.promotion.approval import ApprovalGate
 from constructs.promotion.autoscaling import ProdScaling
+from constructs.promotion.champion import ChampionCheck
 from constructs.promotion.endpoint_stage import EndpointRollout
 from constructs.promotion.guardrails import deployment_config
 from constructs.promotion.release_record import ReleaseRecord, record_release
@@ -44,6 +47,7 @@ class PromotionWorkflow(Construct):
         *,
         targets: PromotionTargets,
         serving: ServingSettings,
+        ml: MlSettings,
         approval_timeout: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -65,6 +69,7 @@ class PromotionWorkflow(Construct):
             state_machine_arn=own_arn,
             failed=failed,
         )
+        champion = ChampionCheck(self, "ChampionCheck", targets=targets, ml=ml, failed=failed)
         create_model = self._create_model(targets, failed)
         rollout = {"targets": targets, "serving": serving, "failed": failed}
         staging = EndpointRollout(
@@ -96,15 +101,20 @@ class PromotionWorkflow(Construct):
         # {wildcard resource: reason} of what the tasks are granted, for the state machine's cdk-nag acknowledgments.
         self.wildcard_reasons = merge_wildcard_reasons(
             admission.wildcard_reasons,
+            champion.wildcard_reasons,
             self._model_reasons,
             staging.wildcard_reasons,
             prod.wildcard_reasons,
             release_record.wildcard_reasons,
         )
-        self.definition = admission.next(create_model).next(
-            sfn.Choice(self, "RouteByMode")
-            .when(sfn.Condition.string_equals("$.mode", "rollback"), prod)
-            .otherwise(staging.next(record_staging).next(approval).next(prod).next(release_record))
+        self.definition = (
+            admission.next(champion)
+            .next(create_model)
+            .next(
+                sfn.Choice(self, "RouteByMode")
+                .when(sfn.Condition.string_equals("$.mode", "rollback"), prod)
+                .otherwise(staging.next(record_staging).next(approval).next(prod).next(release_record))
+            )
         )
 
     def _failure_tail(self, targets: PromotionTargets) -> FailureTail:

@@ -24,6 +24,7 @@ from access_model.requests import SAMPLE_ID, Call, Catalog, fill, iam_prefix, pa
 
 FORMAT = re.compile(r"^States\.Format\('((?:[^'\\]|\\.)*)'\s*(?:,(.*))?\)$", re.S)
 MAX_CALLS_PER_TASK = 32
+DYNAMODB_TYPES = ("S", "N")  # the type keys of a DynamoDB attribute value, {"S": "text"}
 
 
 def unresolved(path: str) -> str:
@@ -190,15 +191,19 @@ class StateMachines:
         defaults: list[Any] = []
         matched = False
         for producer in self._producers[definition.name]:
-            if producer.path != path and not path.startswith(producer.path + "."):
+            if producer.path != path and not path.startswith((producer.path + ".", producer.path + "[")):
                 continue
             rest = path[len(producer.path) :]
             if producer.expression and producer.value == path:
                 continue  # a Pass state that only carries the value on
             matched = True
             if producer.kind == "response":
-                field_name = (producer.value + rest).rsplit(".", 1)[-1]
-                values += self._round_trip(definition, producer.task, field_name, seen)
+                response_path = producer.value + rest
+                field_name = response_path.rsplit(".", 1)[-1]
+                if field_name in DYNAMODB_TYPES:  # an attribute of an item read back: what the workflows write there
+                    values += self._item_attribute(".".join(response_path.rsplit(".", 2)[-2:]), seen)
+                else:
+                    values += self._round_trip(definition, producer.task, field_name, seen)
             elif producer.expression:
                 values += self.expression(definition, producer.value + rest if rest else producer.value, seen)
             elif producer.kind == "result":
@@ -209,6 +214,16 @@ class StateMachines:
             values = [v for sample in definition.inputs for v in _navigate(sample, path[1:])]
         unique = {json.dumps(value, sort_keys=True): value for value in values or defaults}
         return [unique[key] for key in sorted(unique)]
+
+    def _item_attribute(self, attribute: str, seen: frozenset) -> list[Any]:
+        """The values the workflows' Pass states write as a DynamoDB item attribute (`<name>.S`), e.g. the release
+        records' model_package_arn that the champion check reads back."""
+        values = []
+        for definition in self.definitions:
+            for producer in self._producers[definition.name]:
+                if producer.kind == "pass" and producer.expression and producer.path.endswith(f".{attribute}"):
+                    values += self.expression(definition, producer.value, seen)
+        return values
 
     def _round_trip(self, reader: Definition, task: dict, field_name: str, seen: frozenset) -> list[Any]:
         """The values a response field can hold: what the workflows themselves write as that parameter (preferring

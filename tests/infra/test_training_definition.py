@@ -70,6 +70,7 @@ def test_parameters_default_to_the_environment_settings(deployed):
         "ProcessingInstanceCount": ("Integer", config.training.processing_instance_count),
         "TrainingInstanceType": ("String", config.training.training_instance_type),
         "QualityThreshold": ("Float", config.ml.quality_threshold),
+        "BaselineMargin": ("Float", config.ml.baseline_margin),
     }
 
 
@@ -165,25 +166,42 @@ def test_the_evaluated_models_baseline_is_published_and_referenced_by_the_packag
     assert arguments["CustomerMetadataProperties"] == {"drift-baseline-format": "titanic-sagemaker ml/baseline.py v1"}
 
 
-def test_gate_compares_the_evaluated_metric_with_the_threshold_parameter(deployed):
-    config, _, steps, _, _ = deployed
-    (condition,) = steps["QualityGate"]["Arguments"]["Conditions"]
-    assert condition["Type"] == "GreaterThanOrEqualTo"
-    assert condition["LeftValue"] == {
+def _report_value(path: str) -> dict:
+    return {
         "Std:JsonGet": {
-            "Path": contracts.metric_json_path(config.ml.quality_metric),
+            "Path": path,
             "PropertyFile": {"Get": "Steps.ModelEvaluation.PropertyFiles.EvaluationReport"},
         }
     }
-    assert condition["RightValue"] == {"Get": "Parameters.QualityThreshold"}
 
 
-def test_fail_message_names_the_metric_its_value_and_the_threshold(deployed):
+def test_gate_requires_the_threshold_and_the_margin_over_the_baseline_rule(deployed):
+    config, _, steps, _, _ = deployed
+    metric = config.ml.quality_metric
+    # A ConditionStep's conditions must all hold: threshold AND lift over the gender rule (ml/gates.py locally).
+    assert steps["QualityGate"]["Arguments"]["Conditions"] == [
+        {
+            "Type": "GreaterThanOrEqualTo",
+            "LeftValue": _report_value(contracts.metric_json_path(metric)),
+            "RightValue": {"Get": "Parameters.QualityThreshold"},
+        },
+        {
+            "Type": "GreaterThanOrEqualTo",
+            "LeftValue": _report_value(contracts.baseline_lift_json_path(metric)),
+            "RightValue": {"Get": "Parameters.BaselineMargin"},
+        },
+    ]
+
+
+def test_fail_message_names_both_conditions_their_values_and_limits(deployed):
     config, _, steps, _, _ = deployed
     values = _join(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"])
     assert config.ml.quality_metric in values[0]
-    assert values[1]["Std:JsonGet"]["Path"] == contracts.metric_json_path(config.ml.quality_metric)
-    assert {"Get": "Parameters.QualityThreshold"} in values
+    assert values[1] == _report_value(contracts.metric_json_path(config.ml.quality_metric))
+    assert values[3] == {"Get": "Parameters.QualityThreshold"}
+    assert "gender rule" in values[4]
+    assert values[5] == _report_value(contracts.baseline_lift_json_path(config.ml.quality_metric))
+    assert values[7] == {"Get": "Parameters.BaselineMargin"}
 
 
 def test_register_is_pending_approval_in_the_group_with_the_evaluation_as_metrics(deployed):
@@ -307,6 +325,7 @@ SETTINGS = DefinitionSettings(
     artifacts_prefix="pipelines/titanic-test-training",
     quality_metric="f1",
     quality_threshold=0.7,
+    baseline_margin=0.05,
     processing_instance_type="ml.m5.large",
     processing_instance_count=2,
     training_instance_type="ml.m5.xlarge",
@@ -327,8 +346,11 @@ def test_definition_is_byte_identical_across_builds(built):
 def test_settings_reach_the_definition(built):
     definition = json.loads(built)
     steps = {s["Name"]: s for s in definition["Steps"]}
-    (condition,) = steps["QualityGate"]["Arguments"]["Conditions"]
-    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.f1.value"
+    threshold, margin = steps["QualityGate"]["Arguments"]["Conditions"]
+    assert threshold["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.f1.value"
+    assert margin["LeftValue"]["Std:JsonGet"]["Path"] == "baseline.lift.f1"
+    parameters = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    assert parameters["BaselineMargin"] == 0.05
     assert steps["TrainModel"]["Arguments"]["HyperParameters"]["max-depth"] == "5"
 
 

@@ -32,7 +32,8 @@ ENV = "dev"
 CONFIG = load_environment(ENV)
 NAMES = CONFIG.names
 PREFIX = CONFIG.prefix
-EVALUATION_URI = f"s3://{PREFIX}-artifacts/pipelines/run-1/evaluation/evaluation.json"
+# Where the pipeline writes a package's quality report: <artifacts>/<pipeline prefix>/<execution id>/evaluation/.
+EVALUATION_KEY = f"{NAMES.pipeline_artifacts_prefix}/{{execution}}/evaluation/evaluation.json"
 HANDLERS = {NAMES.smoke_test_function: ROOT / "lambdas" / "smoke_test" / "handler.py"}
 
 
@@ -105,6 +106,7 @@ class World:
             RoleArn=role_arn,
         )
         self._answered = 0
+        self.s3 = boto3.client("s3", region_name=REGION)
         resolver = Resolver(templates, {})
         self.machines = {}
         for name, machine in (
@@ -115,12 +117,29 @@ class World:
             self.machines[name] = self.sfn.create_state_machine(
                 name=machine, definition=json.dumps(definition), roleArn=role_arn
             )["stateMachineArn"]
+            if name == "promotion":  # the artifacts bucket, as the champion check names it
+                self.artifacts_bucket = definition["States"]["ReadCandidateReport"]["Parameters"]["Bucket"]
+        self.s3.create_bucket(Bucket=self.artifacts_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        self.evaluation_uris: list[str] = []
 
     # --- model registry
     def register_package(
-        self, status: str = "Approved", group: str = NAMES.model_package_group, with_metrics: bool = True
+        self,
+        status: str = "Approved",
+        group: str = NAMES.model_package_group,
+        with_metrics: bool = True,
+        score: float = 0.83,
+        report_key: str | None = None,
     ) -> str:
-        metrics = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": EVALUATION_URI}}}
+        """A package as the pipeline registers it: its evaluation.json (quality metric `score`) in its own
+        execution's folder of the artifacts bucket (or at `report_key`), named by ModelMetrics."""
+        key = report_key or EVALUATION_KEY.format(execution=f"execution-{len(self.evaluation_uris) + 1}")
+        report = {"binary_classification_metrics": {CONFIG.ml.quality_metric: {"value": score}}}
+        self.s3.put_object(Bucket=self.artifacts_bucket, Key=key, Body=json.dumps(report).encode())
+        self.evaluation_uris.append(f"s3://{self.artifacts_bucket}/{key}")
+        metrics = {
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": self.evaluation_uris[-1]}}
+        }
         return self.sm.create_model_package(
             ModelPackageGroupName=group,
             ModelApprovalStatus=status,

@@ -9,7 +9,7 @@ import pytest
 import release as release_cli
 from release_records import ReleaseRecord
 
-from tests.workflows.conftest import CONFIG, EVALUATION_URI, NAMES, PREFIX, REGION, model_answer
+from tests.workflows.conftest import CONFIG, NAMES, PREFIX, REGION, model_answer
 
 STAGING, PROD = NAMES.endpoint("staging"), NAMES.endpoint("prod")
 
@@ -76,7 +76,7 @@ def test_happy_path_reaches_prod_and_records_the_package(world, aws):
     assert subjects == [f"{PREFIX}: release approval needed", f"{PREFIX}: model released to prod"]
     request = world.messages()[0]["body"]  # what the approver sees: package, metrics, smoke results, commands
     assert request["model_package_arn"] == package
-    assert request["package"]["metrics"]["ModelQuality"]["Statistics"]["S3Uri"] == EVALUATION_URI
+    assert request["package"]["metrics"]["ModelQuality"]["Statistics"]["S3Uri"] == world.evaluation_uris[-1]
     assert request["smoke_test"]["passed"] is True
     assert {check["name"] for check in request["smoke_test"]["checks"]} >= {"status", "schema", "latency"}
     assert request["approve"].startswith(f"make approve-release ENV={CONFIG.name} TOKEN=")
