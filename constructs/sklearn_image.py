@@ -6,11 +6,19 @@ version constant. 1.2-1 = Python 3.9 + scikit-learn 1.2.1 (requirements.txt pins
 
 from __future__ import annotations
 
+from constructs import synth_cache
+
 SKLEARN_VERSION = "1.2-1"
+IMAGE_SOURCE = "constructs/sklearn_image.py"  # the code that looks the URI up: part of the cache key
 
 
 def sklearn_image_uri(region: str) -> str:
-    """The image URI from the SageMaker SDK's bundled table: no network call."""
+    """The image URI from the SageMaker SDK's bundled table: no network call; cached by region, version and SDK."""
+    key = synth_cache.content_key("sklearn-image", [region, SKLEARN_VERSION], synth_cache.source_files([IMAGE_SOURCE]))
+    return synth_cache.cached("sklearn-image", key, lambda: _retrieve_image_uri(region))
+
+
+def _retrieve_image_uri(region: str) -> str:
     from sagemaker import image_uris  # imported here: the SDK takes seconds to import and only this needs it
 
     return image_uris.retrieve(

@@ -1,6 +1,9 @@
-"""Benchmark: whole-process time to synthesize the full app (every environment, cdk-nag on) against an empty CDK app.
+"""Benchmark: whole-process time to synthesize the full app (every environment, cdk-nag on) against an empty CDK app,
+with the synthesis cache warm (the usual case) and off (SYNTH_CACHE=off: every definition built with the SDK), then
+where the time goes, phase by phase (scripts/synth_phases.py).
 
-Both run in the same session, interleaved, several times; prints medians, the ratio (target <= 2.0) and JSON.
+The three commands run interleaved in the same session, several times, after one uncounted warm-up that fills the
+cache; prints medians, the ratio full/empty (target <= 2.0), the per-phase breakdown and JSON.
 Usage: python scripts/bench_synth.py [repetitions]
 """
 
@@ -13,38 +16,95 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 EMPTY_APP = "from aws_cdk import App; App().synth()"
 TARGET_RATIO = 2.0
+PHASES = str(Path(__file__).resolve().parent / "synth_phases.py")
+COMMANDS = {
+    "empty CDK app": ([sys.executable, "-c", EMPTY_APP], {}),
+    "full app, cache warm": ([sys.executable, "app.py"], {}),
+    "full app, cache off": ([sys.executable, "app.py"], {"SYNTH_CACHE": "off"}),
+}
 
 
-def timed(command: list[str], outdir: str) -> float:
-    env = {**os.environ, "CDK_OUTDIR": outdir}
+def _environment(extra: dict[str, str], outdir: str) -> dict[str, str]:
+    env = {**os.environ, "CDK_OUTDIR": outdir, **extra}
     env.pop("ENV", None)  # always the full app
-    start = time.perf_counter()
-    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return env
+
+
+def timed(command: list[str], extra: dict[str, str]) -> float:
+    with tempfile.TemporaryDirectory() as outdir:
+        start = time.perf_counter()
+        run = subprocess.run(command, env=_environment(extra, outdir), capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    if run.returncode != 0:  # CDK's "Bundling asset ..." lines go to stderr: shown only when something failed
+        sys.exit(f"{' '.join(command)} failed ({run.returncode}):\n{run.stderr[-3000:]}")
+    return seconds
+
+
+def phases(extra: dict[str, str], *flags: str) -> dict:
+    with tempfile.TemporaryDirectory() as outdir:
+        run = subprocess.run(
+            [sys.executable, PHASES, outdir, *flags],
+            check=True,
+            env=_environment(extra, outdir),
+            capture_output=True,
+            text=True,
+        )
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def breakdown() -> dict[str, dict[str, float]]:
+    """One instrumented synthesis each: cache warm, cache warm without cdk-nag, cache off."""
+    warm, no_nag, cold = phases({}), phases({}, "--no-nag"), phases({"SYNTH_CACHE": "off"})
+    synth_key = "app.synth(): nag, template and asset writing"
+    table = {"cache warm": dict(warm["phases"]), "cache off": dict(cold["phases"])}
+    # A difference of two runs: on a loaded machine it can come out negative, and is printed as it came out.
+    nag = warm["phases"][synth_key] - no_nag["phases"][synth_key]
+    table["cache warm"]["cdk-nag: synth with minus without"] = round(nag, 3)
+    table["cache warm"]["SDK imported"] = warm["sdk_imported"]
+    table["cache off"]["SDK imported"] = cold["sdk_imported"]
+    return table
+
+
+def print_breakdown(table: dict[str, dict]) -> None:
+    rows = list(dict.fromkeys([*table["cache off"], *table["cache warm"]]))
+    print(f"\n{'phase (one instrumented run each)':48}{'cache warm':>12}{'cache off':>12}")
+    for row in rows:
+        cells = [table[column].get(row, "") for column in ("cache warm", "cache off")]
+        shown = [f"{c:.2f}" if isinstance(c, float) else str(c) for c in cells]
+        print(f"{row:48}{shown[0]:>12}{shown[1]:>12}")
 
 
 def main(repetitions: int = 5) -> int:
-    full, empty = [], []
+    for command, extra in COMMANDS.values():
+        timed(command, extra)  # warm-up, not counted: fills the cache and the OS file cache
+    seconds: dict[str, list[float]] = {label: [] for label in COMMANDS}
     for run in range(1, repetitions + 1):
-        with tempfile.TemporaryDirectory() as out_full, tempfile.TemporaryDirectory() as out_empty:
-            empty.append(timed([sys.executable, "-c", EMPTY_APP], out_empty))
-            full.append(timed([sys.executable, "app.py"], out_full))
-        print(f"run {run}/{repetitions}: empty app {empty[-1]:.2f} s, full app {full[-1]:.2f} s", flush=True)
+        for label, (command, extra) in COMMANDS.items():
+            seconds[label].append(timed(command, extra))
+        print(f"run {run}/{repetitions}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in seconds.items()), flush=True)
+    medians = {label: statistics.median(values) for label, values in seconds.items()}
+    empty = medians["empty CDK app"]
     result = {
         "repetitions": repetitions,
-        "empty_app_median_s": round(statistics.median(empty), 3),
-        "full_app_median_s": round(statistics.median(full), 3),
-        "ratio": round(statistics.median(full) / statistics.median(empty), 2),
+        "empty_app_median_s": round(empty, 3),
+        "full_app_median_s": round(medians["full app, cache warm"], 3),
+        "full_app_cache_off_median_s": round(medians["full app, cache off"], 3),
+        "ratio": round(medians["full app, cache warm"] / empty, 2),
+        "ratio_cache_off": round(medians["full app, cache off"] / empty, 2),
         "target_ratio": TARGET_RATIO,
     }
-    print(f"\n{'':24}{'median (s)':>12}")
-    print(f"{'empty CDK app':24}{result['empty_app_median_s']:>12.2f}")
-    print(f"{'full app, all envs, nag':24}{result['full_app_median_s']:>12.2f}")
+    print(f"\n{'':24}{'median (s)':>12}{'/ empty':>10}")
+    for label, median in medians.items():
+        print(f"{label:24}{median:>12.2f}{median / empty:>10.2f}")
     verdict = "within" if result["ratio"] <= TARGET_RATIO else "OVER"
-    print(f"ratio full/empty: {result['ratio']:.2f} ({verdict} target {TARGET_RATIO})\n")
+    print(f"ratio full/empty (cache warm): {result['ratio']:.2f} ({verdict} target {TARGET_RATIO})")
+    result["phases_s"] = breakdown()
+    print_breakdown(result["phases_s"])
+    print()
     print(json.dumps(result))
     return 0
 

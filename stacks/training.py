@@ -27,11 +27,11 @@ from constructs.code_bundle import CodeBundle, collect
 from constructs.grants import PolicyGrants
 from constructs.sklearn_image import sklearn_image_uri
 from stacks.foundation import Foundation
+from stacks.pipeline_definition_cache import pipeline_definition
 from stacks.training_access import PipelineAccess, grant_pipeline_execution
 from stacks.training_audit import registry_audit
 from stacks.training_mlflow import MlflowTracking, grant_mlflow_logging, mlflow_tracking
 from stacks.training_pipeline_contract import INPUT_DATA_PARAMETER, SERVING_ENTRY_MODULE, DefinitionSettings
-from stacks.training_pipeline_definition import build_definition
 
 # The MLflow client the training job installs when the environment tracks runs in AWS (Python 3.9 container).
 TRAINING_REQUIREMENTS = PROJECT_ROOT / "ml" / "requirements-training.txt"
@@ -84,15 +84,15 @@ class TrainingStack(Stack):
         role, policy, tracking = self._execution_role(
             config, foundation, input_bucket, input_data_key, bundle, training_bundle
         )
-        definition = build_definition(
-            self._definition_settings(config, bundle, training_bundle, input_data_key, tracking is not None)
-        )
+        settings = self._definition_settings(config, bundle, training_bundle, input_data_key, tracking is not None)
+        definition = pipeline_definition(settings)
         pipeline = self._pipeline(names, definition, role, foundation, input_bucket, bundle, tracking)
         # The first execution must find the role's permissions and the group it registers into.
         pipeline.node.add_dependency(policy, group)
         self.audit = registry_audit(self, config, foundation)
 
         self.definition = definition
+        self.definition_settings = settings  # tests rebuild the definition from these, bypassing the cache
         self.code_bundle = bundle
         self.outputs = TrainingPipeline(
             pipeline_name=names.pipeline,

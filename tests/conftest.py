@@ -2,6 +2,7 @@
 synthesis, the check that every AWS call a Lambda handler makes is known to the access model."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -24,11 +25,20 @@ for variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"
 
 
 # ------------------------------------------------------------------------------------------- shared fixtures
+# `make test` synthesizes once into cdk.out and names it here, so pytest, cfn-lint and checkov read one assembly.
+ASSEMBLY_VARIABLE = "TEST_CLOUD_ASSEMBLY"
+
+
 @pytest.fixture(scope="session")
 def synthesis(tmp_path_factory):
-    """The whole app (every environment) synthesized once per session; infra and access tests read it."""
-    from tests.infra.conftest import synthesize  # imported here: only sessions that need a synthesis load CDK
+    """The whole app (every environment) synthesized once per session, or the assembly `make` synthesized for this
+    run (TEST_CLOUD_ASSEMBLY); infra and access tests read it. tests/infra/test_snapshots.py synthesizes afresh and
+    requires byte-identical templates, so a stale assembly fails the session."""
+    from tests.infra.conftest import read_synthesis, synthesize  # here: only sessions that need a synthesis load CDK
 
+    given = os.environ.get(ASSEMBLY_VARIABLE)
+    if given:
+        return read_synthesis(Path(given).resolve())
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
 
 

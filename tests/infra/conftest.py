@@ -34,6 +34,18 @@ def synthesize(outdir: Path) -> Synthesis:
     return Synthesis(outdir, {stack.name: stack for stack in read_assembly(outdir)}, error)
 
 
+def read_synthesis(outdir: Path) -> Synthesis:
+    """An assembly synthesized by `make synth`: cdk-nag's failures are in its validation report."""
+    if not (outdir / "manifest.json").is_file():
+        raise FileNotFoundError(f"{outdir} holds no cloud assembly (run `make synth` first)")
+    report = outdir / "validation-report.json"
+    failed = []
+    if report.is_file():
+        plugins = json.loads(report.read_text())["pluginReports"]
+        failed = [f"{p['pluginName']}: {p['conclusion']}" for p in plugins if p["conclusion"] != "success"]
+    return Synthesis(outdir, {stack.name: stack for stack in read_assembly(outdir)}, "; ".join(failed) or None)
+
+
 def normalize(template: dict) -> dict:
     """Asset hashes change with any byte of an asset; snapshots show the infrastructure, not the hashes."""
     return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))

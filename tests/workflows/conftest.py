@@ -21,7 +21,6 @@ import pytest
 from moto.sns.models import sns_backends
 from release_records import ReleaseRecord, history
 
-from app import create_app
 from config import load_environment
 from ml.smoke import KNOWN_PASSENGERS
 from tests.moto_patches import ACCOUNT, REGION, emulated_aws
@@ -38,15 +37,9 @@ HANDLERS = {NAMES.smoke_test_function: ROOT / "lambdas" / "smoke_test" / "handle
 
 
 @pytest.fixture(scope="session")
-def templates(tmp_path_factory) -> dict[str, dict]:
-    """The dev environment's templates, synthesized once for the workflow tests."""
-    outdir = tmp_path_factory.mktemp("workflows-cdk.out")
-    app, _ = create_app([CONFIG], outdir=str(outdir))
-    app.synth()
-    return {
-        path.name.removesuffix(".template.json"): json.loads(path.read_text())
-        for path in outdir.glob("*.template.json")
-    }
+def templates(synthesis) -> dict[str, dict]:
+    """The dev environment's templates, from the session synthesis (tests/conftest.py)."""
+    return {name: stack.template for name, stack in synthesis.stacks.items() if stack.environment == ENV}
 
 
 @pytest.fixture

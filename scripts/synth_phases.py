@@ -1,0 +1,104 @@
+"""Benchmark helper: one synthesis of the full app, timed per phase, printed as JSON (scripts/bench_synth.py runs it).
+
+Usage: python scripts/synth_phases.py OUTDIR [--no-nag]
+The phases: importing CDK and cdk-nag, importing the project, importing the SageMaker SDK (only when a pipeline
+definition is not cached: SYNTH_CACHE=off forces it), pipeline definitions and image URIs, the construct tree, asset
+bundling, the mandatory-tags aspect, and `app.synth()` (cdk-nag, template and asset writing, in the jsii process).
+cdk-nag's own share is `app.synth()` with the plugin minus without it (--no-nag), two runs: scripts/bench_synth.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+class PhaseClock:
+    """Seconds per phase; a call nested inside one already being timed (the image URI inside a definition) counts
+    once, in the outer phase."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._depth = 0
+
+    def wrap(self, owner: object, attribute: str, phase: str) -> None:
+        original = getattr(owner, attribute)
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):
+            self._depth += 1
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.seconds[phase] += time.perf_counter() - start
+
+        setattr(owner, attribute, timed)
+
+    def span(self, phase: str, start: float) -> None:
+        self.seconds[phase] += time.perf_counter() - start
+
+
+def main(outdir: str, *flags: str) -> int:
+    clock = PhaseClock()
+    start = time.perf_counter()
+    from aws_cdk import App, AspectPriority, Aspects, Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    clock.span("import CDK and cdk-nag", start)
+    start = time.perf_counter()
+    import app as project_app
+    import constructs.code_bundle
+    import constructs.compliance
+    import constructs.python_function
+    import stacks.serving
+    import stacks.training
+    from config import load_all_environments
+    from stacks.environment import build_environment
+
+    clock.span("import project code", start)
+    for module in (stacks.training, stacks.serving):
+        clock.wrap(module, "sklearn_image_uri", "definitions and image URIs (cache or SDK)")
+    clock.wrap(stacks.training, "pipeline_definition", "definitions and image URIs (cache or SDK)")
+    clock.wrap(constructs.code_bundle, "write_tarball", "code bundle tarballs")
+    clock.wrap(constructs.python_function._CopyFiles, "try_bundle", "Lambda asset bundling")
+    clock.wrap(constructs.compliance.MandatoryTagsCheck, "visit", "mandatory-tags aspect")
+
+    start = time.perf_counter()
+    sdk_before = "sagemaker" in sys.modules
+    app = App(outdir=outdir, context=project_app.FEATURE_FLAGS)
+    for config in load_all_environments():
+        build_environment(app, config)
+    Aspects.of(app).add(constructs.compliance.MandatoryTagsCheck(), priority=AspectPriority.READONLY)
+    if "--no-nag" not in flags:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    tree = time.perf_counter() - start
+    start = time.perf_counter()
+    app.synth()
+    synth = time.perf_counter() - start
+
+    seconds = clock.seconds
+    # Definitions and tarballs are built while the tree is; Lambda bundling and the aspect run inside app.synth().
+    definitions = seconds["definitions and image URIs (cache or SDK)"]
+    seconds["construct tree"] = tree - definitions - seconds["code bundle tarballs"]
+    inside_synth = seconds["mandatory-tags aspect"] + seconds["Lambda asset bundling"]
+    seconds["app.synth(): nag, template and asset writing"] = synth - inside_synth
+    result = {
+        "nag": "--no-nag" not in flags,
+        "sdk_imported": not sdk_before and "sagemaker" in sys.modules,
+        "phases": {phase: round(value, 3) for phase, value in seconds.items()},
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
