@@ -21,7 +21,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from config import EnvironmentConfig
-from config.names import endpoint_log_group
+from config.resource_names import endpoint_log_group
 from constructs import Construct
 from constructs.inventory import collect
 from constructs.retention import retained_log_group

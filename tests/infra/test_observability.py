@@ -8,7 +8,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config import load_all_environments
-from config.names import SAGEMAKER_JOB_LOG_GROUPS, STAGES, dead_letter_queue, lambda_alarm, queue_not_empty_alarm
+from config.names import STAGES
+from config.resource_names import SAGEMAKER_JOB_LOG_GROUPS, dead_letter_queue, lambda_alarm, queue_not_empty_alarm
 from stacks.observability_alarms import JOB_STEPS, WORKFLOW_ERRORS
 
 CONFIGS = load_all_environments()
