@@ -289,3 +289,13 @@ class Names:
     @property
     def orphan_report_schedule(self) -> str:
         return f"{self.prefix}-orphan-report"
+
+    @property
+    def endpoint_sleeper_function(self) -> str:
+        return f"{self.prefix}-endpoint-sleeper"
+
+    def endpoint_sleep_schedule(self, when: str) -> str:
+        """when: `after-hours` (the end of the working day) or `idle` (the hourly idle check)."""
+        if when not in ("after-hours", "idle"):
+            raise ValueError(f"when must be 'after-hours' or 'idle', got {when!r}")
+        return f"{self.prefix}-sleep-{when}"
