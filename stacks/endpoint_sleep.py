@@ -17,6 +17,7 @@ from aws_cdk import aws_scheduler as scheduler
 
 from config import EnvironmentConfig
 from constructs import Construct
+from constructs.compliance import skip_checkov
 from constructs.grants import PolicyGrants
 from constructs.python_function import PowertoolsFunction
 from stacks.foundation import Foundation
@@ -77,7 +78,11 @@ def _grant(stack: Stack, config: EnvironmentConfig, function: PowertoolsFunction
         return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
     endpoints = [sagemaker("endpoint", name) for name in names.endpoints.values()]
-    grants = PolicyGrants(iam.Policy(stack, "EndpointSleeperCalls", roles=[function.role]))
+    policy = iam.Policy(stack, "EndpointSleeperCalls", roles=[function.role])
+    # checkov CKV_AWS_111 (write without constraints) is the '*' of DeregisterScalableTarget; cdk-nag's IAM5
+    # acknowledgment of it gives the same reason.
+    skip_checkov(policy, "CKV_AWS_111", AUTOSCALING_REASON)
+    grants = PolicyGrants(policy)
     grants.add(
         iam.PolicyStatement(
             sid="SleepStageEndpoints",

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from unittest import mock
 
 import boto3
 import endpoint_sleep as sleep_cli
@@ -25,21 +27,29 @@ CONTEXT = SimpleNamespace(
 
 
 @pytest.fixture
-def sleeper_handler(world, templates, monkeypatch):
-    """The real handler, run with the environment variables the observability stack gives the function."""
+def sleeper_handler(world, templates):
+    """The real handler, run with the environment variables the observability stack gives the function (set only
+    while it runs: the smoke-test handler the workflow runs in the same process must not see them)."""
     (function,) = [
         resource["Properties"]
         for resource in templates[NAMES.stack("observability")]["Resources"].values()
         if resource["Type"] == "AWS::Lambda::Function"
         and resource["Properties"].get("FunctionName") == NAMES.endpoint_sleeper_function
     ]
-    for key, value in function["Environment"]["Variables"].items():
-        # The state machine's ARN is a Fn::Join in the template; in moto it is the one the world created.
-        monkeypatch.setenv(key, value if isinstance(value, str) else world.machines["promotion"])
+    # The state machine's ARN is a Fn::Join in the template; in moto it is the one the world created.
+    variables = {
+        key: value if isinstance(value, str) else world.machines["promotion"]
+        for key, value in function["Environment"]["Variables"].items()
+    }
     spec = importlib.util.spec_from_file_location("endpoint_sleeper_handler", HANDLER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return lambda action: module.handler({"action": action}, CONTEXT)
+
+    def run(action: str) -> dict:
+        with mock.patch.dict(os.environ, variables):
+            return module.handler({"action": action}, CONTEXT)
+
+    return run
 
 
 def _released(world, *packages: str) -> None:
