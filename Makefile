@@ -233,6 +233,14 @@ registry-audit: $(VENV_STAMP) ## who changed ENV's model registry and releases, 
 cost: synth ## monthly cost estimate of ENV from its synthesized templates and config: table, always-on, one pipeline run, idle (offline)
 	@$(PY) scripts/cost.py --env $(ENV) cdk.out
 
+.PHONY: sleep
+sleep: $(VENV_STAMP) ## put ENV's stage endpoints to sleep now: endpoint deleted, config, model and release record kept (not while a promotion runs; needs AWS)
+	@$(PY) scripts/endpoint_sleep.py sleep --env $(ENV)
+
+.PHONY: wake
+wake: $(VENV_STAMP) ## wake ENV's sleeping stage endpoints on their newest release record's endpoint config (needs AWS)
+	@$(PY) scripts/endpoint_sleep.py wake --env $(ENV)
+
 .PHONY: orphans
 orphans: $(VENV_STAMP) ## what costs money in ENV and no release record references, now (the weekly report; read-only; needs AWS)
 	@$(PY) scripts/orphans.py --env $(ENV)

@@ -18,7 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 
-from config.names import executions_failed_alarm, state_machine_log_group, with_runbook
+from config.resource_names import executions_failed_alarm, state_machine_log_group, with_runbook
 from constructs import Construct
 from constructs.compliance import acknowledge_wildcard
 from constructs.retention import retained_log_group

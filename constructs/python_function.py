@@ -42,8 +42,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 
-from config.names import METRICS_NAMESPACE, dead_letter_queue, lambda_log_group
+from config.names import METRICS_NAMESPACE
 from config.paths import PROJECT_ROOT
+from config.resource_names import dead_letter_queue, lambda_log_group
 from constructs import Construct
 from constructs.compliance import acknowledge, skip_checkov
 from constructs.retention import removal_policy, retained_log_group

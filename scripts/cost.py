@@ -34,6 +34,7 @@ DAYS_PER_MONTH = 365.25 / 12
 ASSUMED_JOB_MINUTES = 10  # one pipeline job, billed (the local flow takes seconds; SageMaker adds image download)
 ASSUMED_STORED_GB = 1.0  # seed data, code bundles and some model artifacts across the environment's buckets
 ORPHAN_REPORT_SECONDS, ORPHAN_REPORT_GB = 60, 0.25  # one weekly run of the orphan report Lambda, at most
+SLEEPER_SECONDS, SLEEPER_GB = 5, 0.25  # one run of the endpoint sleeper (a few describe calls), at most
 FIELDS = ("usd", "unit", "as_of", "basis", "source")
 BASES = ("page", "bill", "report", "derived", "list")
 
@@ -229,6 +230,13 @@ def estimate(config: EnvironmentConfig, templates: dict[str, dict], prices: dict
         ORPHAN_REPORT_SECONDS * ORPHAN_REPORT_GB * prices["lambda.arm.gb-second"].usd + prices["lambda.request"].usd
     )
     lines.append(Line(config.names.orphan_report_function, "weekly run, 60 s at 256 MB", weekly, weekly))
+    if config.cost.endpoints_sleep:  # the hourly idle check and the after-hours run (stacks/endpoint_sleep.py)
+        runs = 25 * DAYS_PER_MONTH
+        sleeper = runs * (
+            SLEEPER_SECONDS * SLEEPER_GB * prices["lambda.arm.gb-second"].usd + prices["lambda.request"].usd
+        )
+        what = f"{runs:.0f} runs, {SLEEPER_SECONDS} s at 256 MB"
+        lines.append(Line(config.names.endpoint_sleeper_function, what, sleeper, sleeper))
     lines += endpoints
     fixed = sum(line.idle for line in lines if not line.resource.startswith("endpoint "))
     return Estimate(lines, run, detail, None if working is None else working + fixed)

@@ -20,7 +20,8 @@ import boto3
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config import ConfigError, EnvironmentConfig, load_environment
-from config.names import PROJECT, SAGEMAKER_JOB_LOG_GROUPS
+from config.names import PROJECT
+from config.resource_names import SAGEMAKER_JOB_LOG_GROUPS
 from lambdas.orphan_report.orphans import Clients, Report, Settings, find
 
 

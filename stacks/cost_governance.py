@@ -16,7 +16,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 
 from config import EnvironmentConfig
-from config.names import PROJECT, RUNBOOK_TAG, SAGEMAKER_JOB_LOG_GROUPS, runbook, runbook_path
+from config.names import PROJECT
+from config.resource_names import RUNBOOK_TAG, SAGEMAKER_JOB_LOG_GROUPS, runbook, runbook_path
 from constructs import Construct
 from constructs.compliance import MANDATORY_TAG_KEYS
 from constructs.grants import PolicyGrants

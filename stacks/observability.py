@@ -6,7 +6,8 @@
   composite release-health alarm.
 - The dashboard (stacks/observability_dashboard.py).
 - Log retention on the log groups SageMaker writes per endpoint, created here before any endpoint exists.
-- The monthly budget and the weekly orphan report (stacks/cost_governance.py).
+- The monthly budget and the weekly orphan report (stacks/cost_governance.py); where endpoints sleep, the sleeper
+  and its schedules (stacks/endpoint_sleep.py).
 
 Wired from the other stacks' typed outputs; the Lambda functions, dead-letter queues, alarms and workflows to watch
 are collected from the stacks' construct trees (constructs/inventory.py), so what another change adds is watched.
@@ -21,11 +22,12 @@ from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from config import EnvironmentConfig
-from config.names import endpoint_log_group
+from config.resource_names import endpoint_log_group
 from constructs import Construct
 from constructs.inventory import collect
 from constructs.retention import retained_log_group
 from stacks.cost_governance import monthly_budget, orphan_report
+from stacks.endpoint_sleep import endpoint_sleeper
 from stacks.foundation import Foundation
 from stacks.observability_alarms import (
     Alerting,
@@ -72,6 +74,7 @@ class ObservabilityStack(Stack):
         self._endpoint_log_groups(config, observed.serving, foundation)
         monthly_budget(self, config, foundation)
         orphan_report(self, config, foundation)
+        endpoint_sleeper(self, config, foundation)  # only where [cost] endpoints_sleep is true
 
         watched = collect([*observed.stacks, self])
         alerting = Alerting(self, foundation.alerts_topic)

@@ -18,11 +18,8 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 
-from config.names import (
-    METRICS_NAMESPACE,
-    STAGES,
-    VARIANT_NAME,
-    Names,
+from config.names import METRICS_NAMESPACE, STAGES, VARIANT_NAME, Names
+from config.resource_names import (
     executions_failed_alarm,
     lambda_alarm,
     queue_not_empty_alarm,

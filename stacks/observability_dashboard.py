@@ -15,8 +15,9 @@ from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from config import EnvironmentConfig
-from config.names import RUNBOOKS_FOLDER, SAGEMAKER_JOB_LOG_GROUPS, STAGES, VARIANT_NAME
+from config.names import STAGES, VARIANT_NAME
 from config.paths import PROJECT_ROOT
+from config.resource_names import RUNBOOKS_FOLDER, SAGEMAKER_JOB_LOG_GROUPS
 from constructs import Construct
 from constructs.inventory import Inventory
 from stacks.observability_alarms import JOB_STEPS, PIPELINE_NAMESPACE

@@ -21,7 +21,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 
 from config import EnvironmentConfig
-from config.names import VARIANT_NAME, Names, with_runbook
+from config.names import VARIANT_NAME, Names
+from config.resource_names import with_runbook
 from config.sections import ServingSettings
 from constructs import Construct
 from constructs.grants import PolicyGrants, ecr_pull_statements

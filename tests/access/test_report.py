@@ -9,6 +9,7 @@ from access_model.model import UNKNOWN_ACTION, UNRESOLVED
 from access_model.rules import load_table
 from access_report import render
 
+from config import load_environment
 from tests.access.recorder import FIXTURE
 
 
@@ -46,18 +47,24 @@ def test_every_pipeline_step_that_calls_aws_is_evaluated_with_the_jobs_own_acces
                     assert f"pipeline {name}, step {step['Name']} -> {job_rule}" in origins
 
 
-def test_every_recorded_lambda_call_is_evaluated_in_every_environment(evaluated):
+def test_every_recorded_lambda_call_is_evaluated_in_every_environment_that_deploys_the_function(evaluated):
     recorded = json.loads(FIXTURE.read_text())
     assert {entry["function"] for entry in recorded} == {
         "lambdas/drift_check",
+        "lambdas/endpoint_sleeper",
         "lambdas/orphan_report",
         "lambdas/seed_data",
         "lambdas/smoke_test",
         "lambdas/validate_data",
     }
-    for _, results in evaluated:
+    for env, results in evaluated:
         origins = " ".join(_origins(results))
+        # The endpoint sleeper exists only where [cost] endpoints_sleep is true (stacks/endpoint_sleep.py).
+        sleeps = load_environment(env.name).cost.endpoints_sleep
         for entry in recorded:
+            if entry["function"] == "lambdas/endpoint_sleeper" and not sleeps:
+                assert "(lambdas/endpoint_sleeper)" not in origins
+                continue
             assert f"({entry['function']}): {entry['service']} {entry['operation']}" in origins
 
 

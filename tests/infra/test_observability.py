@@ -8,7 +8,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config import load_all_environments
-from config.names import SAGEMAKER_JOB_LOG_GROUPS, STAGES, dead_letter_queue, lambda_alarm, queue_not_empty_alarm
+from config.names import STAGES
+from config.resource_names import SAGEMAKER_JOB_LOG_GROUPS, dead_letter_queue, lambda_alarm, queue_not_empty_alarm
 from stacks.observability_alarms import JOB_STEPS, WORKFLOW_ERRORS
 
 CONFIGS = load_all_environments()
@@ -188,13 +189,42 @@ def test_the_orphan_report_runs_weekly_reads_only_and_publishes_to_the_topic(obs
             "Description": Match.string_like_regexp("Runbook: docs/runbooks/orphan-found.md$"),
         },
     )
+    # The endpoint sleeper's policies (dev) delete endpoints by design; the report's and everything else's only read.
     policies = template.find_resources("AWS::IAM::Policy")
     actions = {
         action
-        for policy in policies.values()
+        for logical_id, policy in policies.items()
+        if not logical_id.startswith("EndpointSleeper")
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
     }
     writes = {a for a in actions if a.split(":")[1].startswith(("Delete", "Stop", "Update", "Create", "Put"))}
     assert writes == {"logs:PutLogEvents", "logs:CreateLogStream", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
     assert {"sns:Publish", "dynamodb:Query", "sagemaker:ListEndpoints", "lambda:InvokeFunction"} <= actions
+
+
+def test_endpoints_sleep_only_where_the_config_says_so_on_its_schedule_and_time_zone(observability):
+    config, template, _ = observability
+    names, cost = config.names, config.cost
+    schedules = {
+        s["Properties"]["Name"]: s["Properties"] for s in template.find_resources("AWS::Scheduler::Schedule").values()
+    }
+    functions = [f["Properties"]["FunctionName"] for f in template.find_resources("AWS::Lambda::Function").values()]
+    sleep_schedules = {
+        name: schedules.get(name) for name in map(names.endpoint_sleep_schedule, ("after-hours", "idle"))
+    }
+    if not cost.endpoints_sleep:
+        assert names.endpoint_sleeper_function not in functions
+        assert set(sleep_schedules.values()) == {None}
+        return
+    assert names.endpoint_sleeper_function in functions
+    after_hours, idle = sleep_schedules.values()
+    assert (after_hours["ScheduleExpression"], json.loads(after_hours["Target"]["Input"])) == (
+        cost.sleep_schedule,
+        {"action": "sleep"},
+    )
+    assert (idle["ScheduleExpression"], json.loads(idle["Target"]["Input"])) == (
+        "rate(1 hour)",
+        {"action": "sleep-idle"},
+    )
+    assert after_hours["ScheduleExpressionTimezone"] == idle["ScheduleExpressionTimezone"] == cost.timezone

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from config.names import RUNBOOK_TAG, RUNBOOKS_FOLDER, runbook, with_runbook
 from config.paths import PROJECT_ROOT
+from config.resource_names import RUNBOOK_TAG, RUNBOOKS_FOLDER, runbook, with_runbook
 
 PHRASE = re.compile(r"Runbook: (docs/runbooks/[a-z0-9-]+\.md)$")
 PATH = re.compile(r"^docs/runbooks/[a-z0-9-]+\.md$")
@@ -49,7 +49,8 @@ def test_every_alarm_and_budget_of_every_template_names_an_existing_runbook(synt
     assert sum(kind in ALARMS for _, kind, _ in sources) > 40  # both environments, every stack's alarms
     unnamed = [where for where, _, path in sources if path is None or not PATH.match(path)]
     assert not unnamed, (
-        f"end each alarm description with `Runbook: docs/runbooks/<name>.md` (config.names.with_runbook): {unnamed}"
+        "end each alarm description with `Runbook: docs/runbooks/<name>.md` (config.resource_names.with_runbook): "
+        f"{unnamed}"
     )
     missing = sorted({path for _, _, path in sources if not (PROJECT_ROOT / path).is_file()})
     assert not missing, f"named runbooks that do not exist: {missing}"
