@@ -26,7 +26,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -36,6 +35,7 @@ from config.sections import MonitoringSettings
 from constructs import Construct
 from constructs.grants import PolicyGrants
 from constructs.python_function import PowertoolsFunction
+from constructs.schedules import schedule, scheduler_role
 from ml.drift import Thresholds
 
 # What the handler imports: ml/drift.py's check and what it needs, standard library only (no numpy in the Lambda).
@@ -244,34 +244,29 @@ class DriftMonitor(Construct):
         }
 
     def _schedule(self, function: lambda_.IFunction) -> None:
-        role = iam.Role(
+        role = scheduler_role(
             self,
             "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
-            ),
             description=f"{self._names.prefix}: lets the drift check schedule invoke the drift check function",
+            action="lambda:InvokeFunction",
+            target_arn=function.function_arn,
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn]))
         payload = {
             "endpoints": dict(sorted(self._targets.endpoint_names.items())),
             "window_end": "<aws.scheduler.scheduled-time>",  # a retry checks the same window
         }
-        scheduler.CfnSchedule(
+        schedule(
             self,
             "Schedule",
+            role=role,
+            target_arn=function.function_arn,
             name=self._names.drift_check_schedule,
             description=f"Checks {self._names.prefix}'s endpoints for drift ({self._settings.schedule})",
-            schedule_expression=self._settings.schedule,
-            schedule_expression_timezone="UTC",  # capture folders are UTC hours
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            expression=self._settings.schedule,
+            timezone="UTC",  # capture folders are UTC hours
+            payload=payload,
+            retries=3,
             state="ENABLED",
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=function.function_arn,
-                role_arn=role.role_arn,
-                input=json.dumps(payload, sort_keys=True),
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3),
-            ),
         )
 
     def _metric(self, stage: str, name: str) -> cloudwatch.Metric:

@@ -8,12 +8,9 @@ the encrypted topic by the statements stacks/foundation.py adds to the topic and
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_scheduler as scheduler
 
 from config import EnvironmentConfig
 from config.names import PROJECT
@@ -22,6 +19,7 @@ from constructs import Construct
 from constructs.compliance import MANDATORY_TAG_KEYS
 from constructs.grants import PolicyGrants
 from constructs.python_function import PowertoolsFunction
+from constructs.schedules import schedule, scheduler_role
 from stacks.foundation import Foundation
 
 NO_RESOURCE_LEVEL = (
@@ -177,30 +175,23 @@ def _grant_reads(stack: Stack, config: EnvironmentConfig, function: PowertoolsFu
 
 
 def _schedule(scope: Construct, config: EnvironmentConfig, function: PowertoolsFunction) -> None:
-    names, stack = config.names, Stack.of(scope)
-    role = iam.Role(
+    names, target = config.names, function.function.function_arn
+    role = scheduler_role(
         scope,
         "OrphanReportScheduleRole",
-        assumed_by=iam.ServicePrincipal(
-            "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
-        ),
         description=f"{names.prefix}: lets the orphan report schedule invoke the orphan report",
+        action="lambda:InvokeFunction",
+        target_arn=target,
     )
-    role.add_to_policy(
-        iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function.function_arn])
-    )
-    scheduler.CfnSchedule(
+    schedule(
         scope,
         "OrphanReportSchedule",
+        role=role,
+        target_arn=target,
         name=names.orphan_report_schedule,
         description=f"Weekly orphan report of {names.prefix} to the alerts topic. {runbook(ORPHAN_RUNBOOK)}",
-        schedule_expression=config.cost.orphan_report_schedule,
-        schedule_expression_timezone=config.cost.timezone,
-        flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-        target=scheduler.CfnSchedule.TargetProperty(
-            arn=function.function.function_arn,
-            role_arn=role.role_arn,
-            input=json.dumps({"trigger": "schedule"}),
-            retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=0),
-        ),
+        expression=config.cost.orphan_report_schedule,
+        timezone=config.cost.timezone,
+        payload={"trigger": "schedule"},
+        retries=0,
     )

@@ -9,17 +9,15 @@ a release or a rollback) creates it again on the recorded config. Built only whe
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_scheduler as scheduler
 
 from config import EnvironmentConfig
 from constructs import Construct
 from constructs.compliance import skip_checkov
 from constructs.grants import PolicyGrants
 from constructs.python_function import PowertoolsFunction
+from constructs.schedules import schedule, scheduler_role
 from stacks.foundation import Foundation
 
 SLEEPER_NO_RESERVATION = (
@@ -103,34 +101,27 @@ def _grant(stack: Stack, config: EnvironmentConfig, function: PowertoolsFunction
 
 
 def _schedules(scope: Construct, config: EnvironmentConfig, function: PowertoolsFunction) -> None:
-    names, stack, cost = config.names, Stack.of(scope), config.cost
-    role = iam.Role(
+    names, cost, target = config.names, config.cost, function.function.function_arn
+    role = scheduler_role(
         scope,
         "EndpointSleepScheduleRole",
-        assumed_by=iam.ServicePrincipal(
-            "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
-        ),
         description=f"{names.prefix}: lets the endpoint sleep schedules invoke the endpoint sleeper",
-    )
-    role.add_to_policy(
-        iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function.function_arn])
+        action="lambda:InvokeFunction",
+        target_arn=target,
     )
     for when, action, expression, what in (
         ("after-hours", "sleep", cost.sleep_schedule, f"at the end of the working hours ({cost.working_hours})"),
         ("idle", "sleep-idle", "rate(1 hour)", f"after {cost.sleep_after_idle_hours} h without invocations"),
     ):
-        scheduler.CfnSchedule(
+        schedule(
             scope,
             f"EndpointSleep{when.title().replace('-', '')}",
+            role=role,
+            target_arn=target,
             name=names.endpoint_sleep_schedule(when),
             description=f"Puts the {names.prefix} stage endpoints to sleep {what}; make wake ENV={config.name}",
-            schedule_expression=expression,
-            schedule_expression_timezone=cost.timezone,
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=function.function.function_arn,
-                role_arn=role.role_arn,
-                input=json.dumps({"action": action}),
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=0),
-            ),
+            expression=expression,
+            timezone=cost.timezone,
+            payload={"action": action},
+            retries=0,
         )

@@ -11,14 +11,12 @@ Both run as monitored state machines (constructs/monitored_state_machine.py): lo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
 
 from config import EnvironmentConfig
@@ -31,6 +29,7 @@ from constructs.monitored_state_machine import MonitoredStateMachine
 from constructs.promotion import PromotionTargets, PromotionWorkflow
 from constructs.python_function import PowertoolsFunction
 from constructs.retraining_workflow import RetrainingWorkflow
+from constructs.schedules import schedule, scheduler_role
 from stacks.data import DataLake
 from stacks.foundation import Foundation
 from stacks.serving import Serving
@@ -247,30 +246,23 @@ class OrchestrationStack(Stack):
 
     def _retrain_on_schedule(self, machine: sfn.StateMachine) -> None:
         settings, prefix = self._config.orchestration, self._names.prefix
-        role = iam.Role(
+        role = scheduler_role(
             self,
             "RetrainScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
-            ),
             description=f"{prefix}: lets the retraining schedule start the retraining workflow",
+            action="states:StartExecution",
+            target_arn=machine.state_machine_arn,
         )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])
-        )
-        scheduler.CfnSchedule(
+        schedule(
             self,
             "RetrainSchedule",
+            role=role,
+            target_arn=machine.state_machine_arn,
             name=self._names.retraining_schedule,
             description=f"Retrains {prefix} on a schedule ({settings.retrain_timezone})",
-            schedule_expression=settings.retrain_schedule,
-            schedule_expression_timezone=settings.retrain_timezone,
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            expression=settings.retrain_schedule,
+            timezone=settings.retrain_timezone,
+            payload={"trigger": "schedule"},
+            retries=3,
             state="ENABLED" if settings.retrain_schedule_enabled else "DISABLED",
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=machine.state_machine_arn,
-                role_arn=role.role_arn,
-                input=json.dumps({"trigger": "schedule"}),
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3),
-            ),
         )
