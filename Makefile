@@ -69,7 +69,7 @@ run: $(VENV_STAMP) ## the main job without AWS: the local ML flow (see ml-flow) 
 .PHONY: test
 test: lint unit cfn-lint checkov ## everything: lint, the whole pytest suite, cfn-lint and checkov on every template
 # One synthesis per command: `synth` runs once per make invocation and unit, cfn-lint and checkov all read its cdk.out
-# (pytest through TEST_CLOUD_ASSEMBLY; tests/infra/test_snapshots.py still synthesizes afresh and compares the bytes).
+# (pytest through TEST_CLOUD_ASSEMBLY; tests/infra/test_offline.py still synthesizes afresh and compares the bytes).
 
 .PHONY: lint
 lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against their schema and zizmor (offline)
@@ -79,8 +79,11 @@ lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against thei
 	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 .PHONY: unit
-unit: synth $(NODE_STAMP) $(CONTAINER_STAMP) ## the pytest suite on the synthesized cdk.out (Node: the IAM evaluator, the CDK CLI; .venv-container: the serving container's stack)
-	@TEST_CLOUD_ASSEMBLY=cdk.out $(PY) -m pytest
+# pytest-xdist spreads the suite over every core (TEST_WORKERS=0: one process, e.g. to debug with pdb).
+TEST_WORKERS ?= auto
+
+unit: synth $(NODE_STAMP) $(CONTAINER_STAMP) ## the pytest suite on the synthesized cdk.out, over every core (Node: the IAM evaluator, the CDK CLI; .venv-container: the serving container's stack)
+	@TEST_CLOUD_ASSEMBLY=cdk.out $(PY) -m pytest --numprocesses $(TEST_WORKERS)
 
 .PHONY: cfn-lint
 cfn-lint: synth ## cfn-lint on every synthesized template (errors fail)

@@ -1,9 +1,12 @@
 """Suite-wide safety: no test can reach a real AWS endpoint or use real credentials. Shared fixtures: the session
 synthesis, the check that every AWS call a Lambda handler makes is known to the access model."""
 
+import functools
 import os
 from pathlib import Path
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 # Set before any AWS SDK client exists. Fake credentials mean a call that escapes moto fails to authenticate
@@ -23,6 +26,11 @@ os.environ.update(
 for variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
     os.environ.pop(variable, None)
 
+# One botocore loader for the whole run. moto gives every test a new boto3 default session, and each new session
+# would parse the service models again (SageMaker's alone is megabytes of JSON): 40% of a workflow test's time went
+# there. The loader hands out the same read-only model dicts that the clients of one session already share.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
 
 # ------------------------------------------------------------------------------------------- shared fixtures
 # `make test` synthesizes once into cdk.out and names it here, so pytest, cfn-lint and checkov read one assembly.
@@ -32,7 +40,7 @@ ASSEMBLY_VARIABLE = "TEST_CLOUD_ASSEMBLY"
 @pytest.fixture(scope="session")
 def synthesis(tmp_path_factory):
     """The whole app (every environment) synthesized once per session, or the assembly `make` synthesized for this
-    run (TEST_CLOUD_ASSEMBLY); infra and access tests read it. tests/infra/test_snapshots.py synthesizes afresh and
+    run (TEST_CLOUD_ASSEMBLY); infra and access tests read it. tests/infra/test_offline.py synthesizes afresh and
     requires byte-identical templates, so a stale assembly fails the session."""
     from tests.infra.conftest import read_synthesis, synthesize  # here: only sessions that need a synthesis load CDK
 

@@ -20,6 +20,10 @@ tests that execute the synthesized state machines (tests/workflows/) enter `emul
   `_eval_jsonata` evaluates with jsonata-python, a port of that same library.
 - Endpoints have no model behind them: a test queues the bodies the endpoints answer with, in call order (moto's own
   result queue caches one answer per endpoint and body, which a second release would replay).
+And one patch for speed, not behaviour: moto lexes and parses a definition with the pure-Python ANTLR runtime at every
+CreateStateMachine and every execution (0.3-0.9 s for the promotion's); `ParseTreesOnce` keeps each definition
+text's parse tree for the session, every execution still builds a fresh program from it (no execution state shared),
+and CreateStateMachine does not check again a text that already parsed and preprocessed without error.
 And `pipeline_statuses`: moto's pipeline executions succeed at once; it makes them report a given status sequence.
 And `eventbridge_json_input`: moto's EventBridge writes a string value into an InputTransformer's JSON template as
 bare text (`"alarm": titanic-dev-prod-drift`), where EventBridge writes it as a JSON string (the AWS example
@@ -63,6 +67,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
+from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor as IntrinsicPreprocessor
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from config.names import VARIANT_NAME
 
@@ -270,6 +279,34 @@ def _evaluate_jsonata(expression: str):
     return jsonata.Jsonata(expression).evaluate(None)
 
 
+# ------------------------------------------------------------------------------------------------------ parse trees
+class ParseTreesOnce:
+    """moto's `parse` (text -> (component, tree)), parsing each text once. A text that fails still fails in moto's
+    own parse, every time; every call gets a new component from the kept tree, as a fresh parse would give."""
+
+    def __init__(self, parse, preprocessor: type) -> None:
+        self._parse, self._preprocessor, self._trees = parse, preprocessor, {}
+
+    def parse(self, text: str):
+        if text not in self._trees:
+            component, self._trees[text] = self._parse(text)
+            return component, self._trees[text]
+        return self._preprocessor().visit(self._trees[text]), self._trees[text]
+
+    def validator(self, validate):
+        """CreateStateMachine's check: a text already parsed and preprocessed without error passes it again."""
+
+        def validate_once(definition: str) -> None:
+            if definition not in self._trees:
+                validate(definition)
+
+        return validate_once
+
+
+STATE_MACHINES = ParseTreesOnce(AmazonStateLanguageParser.parse, Preprocessor)
+INTRINSICS = ParseTreesOnce(IntrinsicParser.parse, IntrinsicPreprocessor)  # States.Format and the like
+
+
 @dataclass
 class Clock:
     waits: list[int] = field(default_factory=list)
@@ -312,6 +349,13 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
         mock.patch.object(SageMakerResponse, "describe_endpoint", describe_failures.handler()),
         mock.patch.object(StateTaskService, "_SERVICE_NAME_SFN_TO_BOTO_OVERRIDES", overrides),
         mock.patch.object(moto_jsonata, "_eval_jsonata", _evaluate_jsonata),
+        mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(STATE_MACHINES.parse)),
+        mock.patch.object(IntrinsicParser, "parse", staticmethod(INTRINSICS.parse)),
+        mock.patch.object(
+            StepFunctionsParserBackend,
+            "_validate_definition",
+            staticmethod(STATE_MACHINES.validator(StepFunctionsParserBackend._validate_definition)),
+        ),
     ):
         yield SimpleNamespace(clock=clock, updates=updates, answers=answers, describe_failures=describe_failures)
 
