@@ -50,8 +50,8 @@ class PhaseClock:
 def main(outdir: str, *flags: str) -> int:
     clock = PhaseClock()
     start = time.perf_counter()
-    from aws_cdk import App, AspectPriority, Aspects, Validations
-    from cdk_nag import AwsSolutionsChecks
+    import aws_cdk  # noqa: F401
+    import cdk_nag  # noqa: F401
 
     clock.span("import CDK and cdk-nag", start)
     start = time.perf_counter()
@@ -62,7 +62,6 @@ def main(outdir: str, *flags: str) -> int:
     import stacks.serving
     import stacks.training
     from config import load_all_environments
-    from stacks.environment import build_environment
 
     clock.span("import project code", start)
     for module in (stacks.training, stacks.serving):
@@ -74,12 +73,7 @@ def main(outdir: str, *flags: str) -> int:
 
     start = time.perf_counter()
     sdk_before = "sagemaker" in sys.modules
-    app = App(outdir=outdir, context=project_app.FEATURE_FLAGS)
-    for config in load_all_environments():
-        build_environment(app, config)
-    Aspects.of(app).add(constructs.compliance.MandatoryTagsCheck(), priority=AspectPriority.READONLY)
-    if "--no-nag" not in flags:
-        Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    app, _ = project_app.create_app(load_all_environments(), outdir, nag="--no-nag" not in flags)
     tree = time.perf_counter() - start
     start = time.perf_counter()
     app.synth()
