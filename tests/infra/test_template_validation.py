@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-CFN_LINT = PROJECT / ".venv" / "bin" / "cfn-lint"
+CFN_LINT = Path(sys.executable).parent / "cfn-lint"  # the pinned one, beside this interpreter
 
 
 def lint(template: Path) -> subprocess.CompletedProcess:
