@@ -19,7 +19,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= eu-west-1
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode is cached (__pycache__/, git-ignored; Lambda assets and the code bundle take .py files only): without it
+# every synthesis and each pytest worker compile the project and the tests again (collection 25 s instead of 17 s).
+unexport PYTHONDONTWRITEBYTECODE
 
 # Every environment, whatever ENV says (ENV selects one environment for diff/deploy only).
 SYNTH = env -u ENV CDK_OUTDIR=cdk.out $(PY) app.py

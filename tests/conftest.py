@@ -5,6 +5,7 @@ import functools
 import os
 from pathlib import Path
 
+import botocore.client
 import botocore.loaders
 import botocore.session
 import pytest
@@ -30,6 +31,25 @@ for variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"
 # would parse the service models again (SageMaker's alone is megabytes of JSON): 40% of a workflow test's time went
 # there. The loader hands out the same read-only model dicts that the clients of one session already share.
 botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
+# One client class per service model for the whole run. For every client, botocore builds a class with a method per
+# operation (SageMaker: ~400; half the cost of a client). The class depends only on the service model, which the one
+# loader above shares, and on the class-creation handlers, botocore's and boto3's, the same in every session here.
+_client_classes: dict[tuple[str, int], tuple[type, dict]] = {}
+_build_client_class = botocore.client.ClientCreator._create_client_class
+
+
+def _client_class_once(self, service_name, service_model):
+    key = (service_name, id(service_model._service_description))  # the entry keeps the description alive
+    if key not in _client_classes:
+        _client_classes[key] = (
+            _build_client_class(self, service_name, service_model),
+            service_model._service_description,
+        )
+    return _client_classes[key][0]
+
+
+botocore.client.ClientCreator._create_client_class = _client_class_once
 
 
 # ------------------------------------------------------------------------------------------- shared fixtures

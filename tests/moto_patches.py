@@ -39,8 +39,12 @@ is enough.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import json
+import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,6 +62,7 @@ from moto.sagemaker.exceptions import SagemakerClientError
 from moto.sagemaker.models import FakePipelineExecution, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
@@ -71,6 +76,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor as IntrinsicPreprocessor
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from config.names import VARIANT_NAME
@@ -305,6 +311,39 @@ class ParseTreesOnce:
 
 STATE_MACHINES = ParseTreesOnce(AmazonStateLanguageParser.parse, Preprocessor)
 INTRINSICS = ParseTreesOnce(IntrinsicParser.parse, IntrinsicPreprocessor)  # States.Format and the like
+# jsonpath_ng builds its PLY parser anew for every parse, and moto parses each state's InputPath, OutputPath and
+# ResultPath at every state it runs. A parsed path is a read-only expression tree (find and update_or_create do not
+# change it), so each text is parsed once.
+JSON_PATHS = functools.cache(json_path.parse)
+RESULT_PATHS = functools.cache(result_path.parse)
+
+
+class TaskClients:
+    """moto's `boto_client_for`, building one client per (region, service) for the context instead of one for every
+    Task state it runs (a SageMaker client is ~30 ms to build; a release runs dozens of tasks). A client holds no
+    call state, so every task still makes its own request through moto; clients are thread-safe, executions run
+    on threads."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str], object] = {}
+        self._lock = threading.Lock()
+
+    def client(self, region: str, service: str, state_credentials=None):
+        with self._lock:
+            if (region, service) not in self._clients:
+                self._clients[region, service] = self._original(region, service, state_credentials)
+            return self._clients[region, service]
+
+    _original = staticmethod(boto_client.boto_client_for)
+
+    @staticmethod
+    def callers() -> list[object]:
+        """Every moto module that imported `boto_client_for` (the task services, Lambda, Map's S3 reader/writer)."""
+        return [
+            m
+            for name, m in sys.modules.items()
+            if name.startswith("moto.stepfunctions") and hasattr(m, "boto_client_for")
+        ]
 
 
 @dataclass
@@ -338,8 +377,10 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
         **StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
         "applicationautoscaling": "application-autoscaling",
     }
+    task_clients = TaskClients()
     with (
         mock_aws(config=EXECUTE_STATE_MACHINES),
+        contextlib.ExitStack() as clients,
         mock.patch.object(LambdaSimpleBackend, "invoke", _real_handlers(handlers)),
         mock.patch.object(WaitFunction, "_wait_interval", skip_wait),
         mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task", _sdk_task_as_step_functions_does),
@@ -349,6 +390,8 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
         mock.patch.object(SageMakerResponse, "describe_endpoint", describe_failures.handler()),
         mock.patch.object(StateTaskService, "_SERVICE_NAME_SFN_TO_BOTO_OVERRIDES", overrides),
         mock.patch.object(moto_jsonata, "_eval_jsonata", _evaluate_jsonata),
+        mock.patch.object(json_path, "parse", JSON_PATHS),
+        mock.patch.object(result_path, "parse", RESULT_PATHS),
         mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(STATE_MACHINES.parse)),
         mock.patch.object(IntrinsicParser, "parse", staticmethod(INTRINSICS.parse)),
         mock.patch.object(
@@ -357,6 +400,8 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
             staticmethod(STATE_MACHINES.validator(StepFunctionsParserBackend._validate_definition)),
         ),
     ):
+        for module in TaskClients.callers():
+            clients.enter_context(mock.patch.object(module, "boto_client_for", task_clients.client))
         yield SimpleNamespace(clock=clock, updates=updates, answers=answers, describe_failures=describe_failures)
 
 

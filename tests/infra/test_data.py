@@ -272,9 +272,10 @@ def test_the_validator_asset_holds_the_handler_and_the_shared_schema_and_nothing
     assert files == ["handler.py", "ml/__init__.py", "ml/schema.py", "requirements.txt"]
     assert (asset / "ml/schema.py").read_bytes() == (ROOT / "ml/schema.py").read_bytes()
     assert (asset / "handler.py").read_bytes() == (ROOT / "lambdas/validate_data/handler.py").read_bytes()
-    # The packaged schema must import with the standard library alone (-S: no site-packages), as in the Lambda.
+    # The packaged schema must import with the standard library alone (-S: no site-packages), as in the Lambda;
+    # -B: the import writes no __pycache__ into the assembly's asset.
     check = "from ml.schema import validate_csv_bytes; print(validate_csv_bytes(b'PassengerId\\n1\\n')[1].valid)"
-    result = subprocess.run([sys.executable, "-S", "-c", check], cwd=asset, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-S", "-B", "-c", check], cwd=asset, capture_output=True, text=True)
     assert (result.returncode, result.stdout.strip()) == (0, "False"), result.stderr
 
 

@@ -19,8 +19,7 @@ from constructs import synth_cache
 from constructs.sklearn_image import _retrieve_image_uri, sklearn_image_uri
 from stacks.pipeline_definition_cache import DEFINITION_SOURCES, definition_key, pipeline_definition
 from stacks.training_pipeline_contract import DefinitionSettings
-from stacks.training_pipeline_definition import build_definition
-from tests.infra.test_training_definition import SETTINGS, deployed_definition
+from tests.infra.test_training_definition import SETTINGS, build_definition, deployed_definition
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,6 @@ from constructs.sklearn_image import SKLEARN_VERSION, ecr_repository_arn
 from ml import contracts, tracking
 from stacks.data import CURATED_DATASET_KEY
 from stacks.training_pipeline_contract import PLACEHOLDERS, SERVING_CODE_IN_PROCESSING, DefinitionSettings
-from stacks.training_pipeline_definition import build_definition
 
 CONFIGS = load_all_environments()
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -332,6 +331,14 @@ SETTINGS = DefinitionSettings(
     preprocess_seed=7,
     hyperparameters={"max-depth": 5},
 )
+
+
+def build_definition(settings: DefinitionSettings) -> str:
+    # Imported here, not at the top: the SageMaker SDK takes ~3 s to import, and every pytest worker collects this
+    # module whether or not it runs a test that builds a definition.
+    from stacks.training_pipeline_definition import build_definition
+
+    return build_definition(settings)
 
 
 @pytest.fixture(scope="module")
