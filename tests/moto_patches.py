@@ -20,10 +20,12 @@ tests that execute the synthesized state machines (tests/workflows/) enter `emul
   `_eval_jsonata` evaluates with jsonata-python, a port of that same library.
 - Endpoints have no model behind them: a test queues the bodies the endpoints answer with, in call order (moto's own
   result queue caches one answer per endpoint and body, which a second release would replay).
-And one patch for speed, not behaviour: moto lexes and parses a definition with the pure-Python ANTLR runtime at every
-CreateStateMachine and every execution (0.3-0.9 s for the promotion's); `ParseTreesOnce` keeps each definition
+And three patches for speed, not behaviour: moto lexes and parses a definition with the pure-Python ANTLR runtime at
+every CreateStateMachine and every execution (0.3-0.9 s for the promotion's); `ParseTreesOnce` keeps each definition
 text's parse tree for the session, every execution still builds a fresh program from it (no execution state shared),
-and CreateStateMachine does not check again a text that already parsed and preprocessed without error.
+and CreateStateMachine does not check again a text that already parsed and preprocessed without error. moto builds a
+boto3 client for every Task state it runs: `TaskClients` builds one per service for the context. And each JSONPath
+text (InputPath, ResultPath, ...) is parsed once (`JSON_PATHS`, `RESULT_PATHS`).
 And `pipeline_statuses`: moto's pipeline executions succeed at once; it makes them report a given status sequence.
 And `eventbridge_json_input`: moto's EventBridge writes a string value into an InputTransformer's JSON template as
 bare text (`"alarm": titanic-dev-prod-drift`), where EventBridge writes it as a JSON string (the AWS example
