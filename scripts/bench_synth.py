@@ -19,6 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# Python as `make synth` and cdk.json run app.py: -O skips the Python-side argument checks of jsii's bindings, ~1 s
+# of a synthesis (the jsii kernel still rejects an argument of the wrong type; the test suite builds the app with
+# the checks on). The empty apps run the same way, so the ratios compare like with like.
+PYTHON = [sys.executable, "-O"]
 EMPTY_APP = "from aws_cdk import App; App().synth()"
 # The same empty app with CDK's built-in CloudFormation Validate off, as app.py runs: building that engine is most of
 # what an empty app costs (docs/00-foundations.md), so the full app is compared with both.
@@ -26,10 +30,10 @@ EMPTY_APP_AS_OURS = "from aws_cdk import App; App(builtin_cloud_formation_valida
 TARGET_RATIO = 2.0
 PHASES = str(Path(__file__).resolve().parent / "synth_phases.py")
 COMMANDS = {
-    "empty CDK app": ([sys.executable, "-c", EMPTY_APP], {}),
-    "empty, validation off": ([sys.executable, "-c", EMPTY_APP_AS_OURS], {}),
-    "full app, cache warm": ([sys.executable, "app.py"], {}),
-    "full app, cache off": ([sys.executable, "app.py"], {"SYNTH_CACHE": "off"}),
+    "empty CDK app": ([*PYTHON, "-c", EMPTY_APP], {}),
+    "empty, validation off": ([*PYTHON, "-c", EMPTY_APP_AS_OURS], {}),
+    "full app, cache warm": ([*PYTHON, "app.py"], {}),
+    "full app, cache off": ([*PYTHON, "app.py"], {"SYNTH_CACHE": "off"}),
 }
 
 
@@ -49,10 +53,10 @@ def timed(command: list[str], extra: dict[str, str]) -> float:
     return seconds
 
 
-def phases(extra: dict[str, str], *flags: str) -> dict:
+def phases(extra: dict[str, str], *flags: str, python: list[str] = PYTHON) -> dict:
     with tempfile.TemporaryDirectory() as outdir:
         run = subprocess.run(
-            [sys.executable, PHASES, outdir, *flags],
+            [*python, PHASES, outdir, *flags],
             check=True,
             env=_environment(extra, outdir),
             capture_output=True,
@@ -62,13 +66,16 @@ def phases(extra: dict[str, str], *flags: str) -> dict:
 
 
 def breakdown() -> dict[str, dict[str, float]]:
-    """One instrumented synthesis each: cache warm, cache warm without cdk-nag, cache off."""
+    """One instrumented synthesis each: cache warm, cache warm without cdk-nag, cache warm without -O, cache off."""
     warm, no_nag, cold = phases({}), phases({}, "--no-nag"), phases({"SYNTH_CACHE": "off"})
+    checked = phases({}, python=[sys.executable])  # without -O: jsii's Python-side argument checks on
     synth_key = "app.synth(): nag, template and asset writing"
     table = {"cache warm": dict(warm["phases"]), "cache off": dict(cold["phases"])}
-    # A difference of two runs: on a loaded machine it can come out negative, and is printed as it came out.
+    # Differences of two runs: on a loaded machine one can come out negative, and is printed as it came out.
     nag = warm["phases"][synth_key] - no_nag["phases"][synth_key]
     table["cache warm"]["cdk-nag: synth with minus without"] = round(nag, 3)
+    checks = checked["phases"]["construct tree"] - warm["phases"]["construct tree"]
+    table["cache warm"]["jsii argument checks: tree without -O minus with"] = round(checks, 3)
     table["cache warm"]["SDK imported"] = warm["sdk_imported"]
     table["cache off"]["SDK imported"] = cold["sdk_imported"]
     return table

@@ -83,15 +83,14 @@ class ObservabilityStack(Stack):
         function_alarms(alerting, names, watched.functions)
         workflow_metrics = workflow_error_alarms(self, alerting, names)
         data_quarantined_alarm(alerting, names)
-        mine = [alarm.node.default_child.alarm_name for alarm in alerting.alarms]
-        others = [name for name in watched.alarms if name not in mine]
-        health = release_health_alarm(self, names, foundation.alerts_topic, alerting.alarms, others)
+        others = [name for name in watched.alarms if name not in alerting.named]
+        health = release_health_alarm(self, names, foundation.alerts_topic, alerting.named, others)
 
         imported = [cloudwatch.Alarm.from_alarm_name(self, f"Watched{i}", name) for i, name in enumerate(others)]
         build_dashboard(self, config, watched, [health, *alerting.alarms, *imported], workflow_metrics)
         self.outputs = Observability(
             dashboard_name=names.dashboard,
-            alarm_names=(*others, *mine, names.release_health_alarm),
+            alarm_names=(*others, *alerting.named, names.release_health_alarm),
             release_health_alarm=names.release_health_alarm,
             budget_name=names.budget,
             orphan_report_function=names.orphan_report_function,

@@ -10,7 +10,7 @@ other alarm does (cloudwatch.amazonaws.com), so the topic needs one publisher st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -48,17 +48,24 @@ WORKFLOW_ERROR_TEXT = {
 
 
 class Alerting:
-    """Creates alarms in one scope; every one alarms the alerts topic and is remembered (`alarms`)."""
+    """Creates alarms in one scope; every one alarms the alerts topic and is remembered by its name (`named`, in
+    creation order), so nothing reads a name back from the construct tree."""
 
     def __init__(self, scope: Construct, topic: sns.ITopic) -> None:
         self._scope = scope
         self._action = cloudwatch_actions.SnsAction(topic)
-        self.alarms: list[cloudwatch.Alarm] = []
+        self.named: dict[str, cloudwatch.Alarm] = {}
+
+    @property
+    def alarms(self) -> list[cloudwatch.Alarm]:
+        return list(self.named.values())
 
     def alarm(
         self, construct_id: str, *, name: str, description: str, runbook: str, metric: cloudwatch.IMetric, threshold
     ) -> cloudwatch.Alarm:
         """At or above `threshold` in one period; missing data is not breaching (nothing ran, nothing failed)."""
+        if name in self.named:
+            raise ValueError(f"two alarms named {name}: CloudWatch alarm names are unique per account and region")
         alarm = cloudwatch.Alarm(
             self._scope,
             construct_id,
@@ -71,7 +78,7 @@ class Alerting:
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(self._action)
-        self.alarms.append(alarm)
+        self.named[name] = alarm
         return alarm
 
 
@@ -192,13 +199,15 @@ def data_quarantined_alarm(alerting: Alerting, names: Names) -> None:
 
 
 def release_health_alarm(
-    scope: Construct, names: Names, topic: sns.ITopic, own: Sequence[cloudwatch.Alarm], others: Sequence[str]
+    scope: Construct, names: Names, topic: sns.ITopic, own: Mapping[str, cloudwatch.Alarm], others: Sequence[str]
 ) -> cloudwatch.CompositeAlarm:
     """ALARM when anything says the release is not healthy: any alarm on a stage endpoint (the prod guards, staging
     5xx/latency, and per-endpoint alarms such as drift, found by name), a failed promotion, an automatic rollback."""
     endpoint_prefixes = tuple(f"{names.endpoint(stage)}-" for stage in STAGES)
     wanted = {executions_failed_alarm(names.promotion_state_machine), names.workflow_error_alarm("auto-rollback")}
-    children: list[cloudwatch.IAlarm] = [a for a in own if _name(a).startswith(endpoint_prefixes) or _name(a) in wanted]
+    children: list[cloudwatch.IAlarm] = [
+        alarm for name, alarm in own.items() if name.startswith(endpoint_prefixes) or name in wanted
+    ]
     for index, name in enumerate(n for n in others if n.startswith(endpoint_prefixes) or n in wanted):
         children.append(cloudwatch.Alarm.from_alarm_name(scope, f"ReleaseHealthChild{index}", name))
     composite = cloudwatch.CompositeAlarm(
@@ -224,10 +233,6 @@ def _metric(
     return cloudwatch.Metric(
         namespace=namespace, metric_name=name, dimensions_map=dimensions, statistic=statistic, period=period
     )
-
-
-def _name(alarm: cloudwatch.Alarm) -> str:
-    return alarm.node.default_child.alarm_name
 
 
 def _construct_id(name: str) -> str:
