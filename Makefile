@@ -71,7 +71,7 @@ run: $(VENV_STAMP) ## the main job without AWS: the local ML flow (see ml-flow) 
 	@$(PY) scripts/synth_summary.py cdk.out
 
 .PHONY: test
-test: lint unit cfn-lint checkov ## everything: lint, the whole pytest suite, cfn-lint and checkov on every template
+test: lint unit template-checks ## everything: lint, the whole pytest suite, cfn-lint and checkov on every template
 # One synthesis per command: `synth` runs once per make invocation and unit, cfn-lint and checkov all read its cdk.out
 # (pytest through TEST_CLOUD_ASSEMBLY; tests/infra/test_offline.py still synthesizes afresh and compares the bytes).
 
@@ -90,9 +90,11 @@ unit: synth $(NODE_STAMP) $(CONTAINER_STAMP) ## the pytest suite on the synthesi
 	@TEST_CLOUD_ASSEMBLY=cdk.out $(PY) -m pytest --numprocesses $(TEST_WORKERS)
 
 .PHONY: cfn-lint
+CFN_LINT_RUN = $(VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml -- cdk.out/*.template.json && \
+  echo "cfn-lint: $$(ls cdk.out/*.template.json | wc -l) templates, 0 errors"
+
 cfn-lint: synth ## cfn-lint on every synthesized template (errors fail; settings and the one ignored check: .cfnlintrc.yaml)
-	@$(VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml -- cdk.out/*.template.json
-	@echo "cfn-lint: $$(ls cdk.out/*.template.json | wc -l) templates, 0 errors"
+	@$(CFN_LINT_RUN)
 
 AUDIT_VENV := .venv-audit
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
@@ -146,8 +148,19 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	@touch $@
 
 .PHONY: checkov
+CHECKOV_RUN = $(PY) scripts/checkov_scan.py $(CHECKOV_VENV)/bin/checkov cdk.out docs/checkov-report.md
+
 checkov: synth $(CHECKOV_STAMP) ## IaC security scan of every template: 0 failed, skips reasoned on the resource (docs/checkov-report.md)
-	@$(PY) scripts/checkov_scan.py $(CHECKOV_VENV)/bin/checkov cdk.out docs/checkov-report.md
+	@$(CHECKOV_RUN)
+
+.PHONY: template-checks
+template-checks: synth $(CHECKOV_STAMP) ## cfn-lint and checkov side by side (one process each, ~12 s each), each one's output whole
+	@mkdir -p .local; \
+	  ( $(CFN_LINT_RUN) ) > .local/cfn-lint.log 2>&1 & cfn=$$!; \
+	  ( $(CHECKOV_RUN) ) > .local/checkov.log 2>&1 && checkov=0 || checkov=$$?; \
+	  wait $$cfn && cfn=0 || cfn=$$?; \
+	  cat .local/cfn-lint.log .local/checkov.log; \
+	  [ $$cfn -eq 0 ] && [ $$checkov -eq 0 ]
 
 .PHONY: snapshots
 snapshots: $(VENV_STAMP) ## update the template snapshots after an intended infrastructure change

@@ -41,12 +41,13 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def warm_build() -> dict:
-    """The construct tree of every environment built as `python app.py` builds it, in a fresh interpreter. A cold
-    cache (no synthesis yet for the current sources) is filled by a first build, which imports the SDK: built again."""
+    """The construct tree of every environment built as `make synth` builds it (`python -O`), in a fresh interpreter.
+    A cold cache (no synthesis yet for the current sources) is filled by a first build, which imports the SDK: built
+    again."""
 
     def build() -> dict:
         result = subprocess.run(
-            [sys.executable, "-c", WARM_BUILD], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+            [sys.executable, "-O", "-c", WARM_BUILD], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
         )
         return json.loads(result.stdout.strip().splitlines()[-1])
 
