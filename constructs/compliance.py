@@ -23,8 +23,9 @@ def apply_mandatory_tags(scope: IConstruct, tags: dict[str, str]) -> None:
     missing = [key for key in MANDATORY_TAG_KEYS if not tags.get(key)]
     if missing:
         raise ValueError(f"mandatory tags without a value: {', '.join(missing)}")
+    scope_tags = Tags.of(scope)
     for key, value in tags.items():
-        Tags.of(scope).add(key, value)
+        scope_tags.add(key, value)
 
 
 class MissingMandatoryTags(Exception):

@@ -64,9 +64,12 @@ def sdk_call(scope: Construct, state_id: str, *, service: str, action: str, **kw
     return tasks.CallAwsService(scope, state_id, service=service, action=action, **kwargs)
 
 
+ALL_ERRORS = sfn.Errors.ALL  # read once: every read of a jsii constant is a call to the kernel
+
+
 def catch_all() -> dict:
     """add_catch arguments for "any error": the error object goes to $.error, where failures read its Cause."""
-    return {"errors": [sfn.Errors.ALL], "result_path": "$.error"}
+    return {"errors": [ALL_ERRORS], "result_path": "$.error"}
 
 
 def error_cause() -> str:

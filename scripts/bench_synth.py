@@ -76,6 +76,9 @@ def breakdown() -> dict[str, dict[str, float]]:
     table["cache warm"]["cdk-nag: synth with minus without"] = round(nag, 3)
     checks = checked["phases"]["construct tree"] - warm["phases"]["construct tree"]
     table["cache warm"]["jsii argument checks: tree without -O minus with"] = round(checks, 3)
+    for column, run in (("cache warm", warm), ("cache off", cold)):
+        for phase, count in run["jsii_calls"].items():
+            table[column][f"jsii kernel calls: {phase}"] = count
     table["cache warm"]["SDK imported"] = warm["sdk_imported"]
     table["cache off"]["SDK imported"] = cold["sdk_imported"]
     return table

@@ -5,6 +5,8 @@ The phases: importing CDK and cdk-nag, importing the project, importing the Sage
 definition is not cached: SYNTH_CACHE=off forces it), pipeline definitions and image URIs, the construct tree, asset
 bundling, the mandatory-tags aspect, and `app.synth()` (cdk-nag, template and asset writing, in the jsii process).
 cdk-nag's own share is `app.synth()` with the plugin minus without it (--no-nag), two runs: scripts/bench_synth.py.
+Also counted: the calls into the jsii kernel while the tree is built and during `app.synth()` (aspects and
+validations calling back into Python), each a round trip to Node.
 """
 
 from __future__ import annotations
@@ -47,6 +49,28 @@ class PhaseClock:
         self.seconds[phase] += time.perf_counter() - start
 
 
+class KernelCalls:
+    """Calls from Python into the jsii kernel (each a round trip over the pipe to Node): the generated bindings call
+    `jsii.create`, `jsii.invoke`, `jsii.get` and the rest through the `jsii` module, so counting them there sees all."""
+
+    FUNCTIONS = ("create", "invoke", "ainvoke", "get", "set", "sinvoke", "sainvoke", "sget", "sset")
+
+    def __init__(self) -> None:
+        import jsii
+
+        self.count = 0
+        for name in self.FUNCTIONS:
+            setattr(jsii, name, self._counted(getattr(jsii, name)))
+
+    def _counted(self, function):
+        @functools.wraps(function)
+        def counted(*args, **kwargs):
+            self.count += 1
+            return function(*args, **kwargs)
+
+        return counted
+
+
 def main(outdir: str, *flags: str) -> int:
     clock = PhaseClock()
     start = time.perf_counter()
@@ -71,10 +95,12 @@ def main(outdir: str, *flags: str) -> int:
     clock.wrap(constructs.python_function._CopyFiles, "try_bundle", "Lambda asset bundling")
     clock.wrap(constructs.compliance.MandatoryTagsCheck, "visit", "mandatory-tags aspect")
 
+    calls = KernelCalls()
     start = time.perf_counter()
     sdk_before = "sagemaker" in sys.modules
     app, _ = project_app.create_app(load_all_environments(), outdir, nag="--no-nag" not in flags)
     tree = time.perf_counter() - start
+    tree_calls = calls.count
     start = time.perf_counter()
     app.synth()
     synth = time.perf_counter() - start
@@ -89,6 +115,7 @@ def main(outdir: str, *flags: str) -> int:
         "nag": "--no-nag" not in flags,
         "sdk_imported": not sdk_before and "sagemaker" in sys.modules,
         "phases": {phase: round(value, 3) for phase, value in seconds.items()},
+        "jsii_calls": {"construct tree": tree_calls, "app.synth()": calls.count - tree_calls},
     }
     print(json.dumps(result))
     return 0

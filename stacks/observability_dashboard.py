@@ -20,7 +20,7 @@ from config.paths import PROJECT_ROOT
 from config.resource_names import RUNBOOKS_FOLDER, SAGEMAKER_JOB_LOG_GROUPS
 from constructs import Construct
 from constructs.inventory import Inventory
-from stacks.observability_alarms import JOB_STEPS, PIPELINE_NAMESPACE
+from stacks.observability_alarms import FIVE_MINUTES, JOB_STEPS, PIPELINE_NAMESPACE
 
 FULL, HALF, THIRD = 24, 12, 8
 HOUR = Duration.hours(1)
@@ -43,7 +43,7 @@ def _metric(namespace: str, name: str, dimensions: dict, statistic: str = "Sum",
         metric_name=name,
         dimensions_map=dimensions,
         statistic=statistic,
-        period=Duration.minutes(5),
+        period=FIVE_MINUTES,  # one Duration for every metric: each Duration.minutes() is a call to the jsii kernel
         label=label,
     )
 

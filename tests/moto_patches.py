@@ -324,7 +324,9 @@ class TaskClients:
     """moto's `boto_client_for`, building one client per (region, service) for the context instead of one for every
     Task state it runs (a SageMaker client is ~30 ms to build; a release runs dozens of tasks). A client holds no
     call state, so every task still makes its own request through moto; clients are thread-safe, executions run
-    on threads."""
+    on threads. moto 5.2 builds every client with the same fixed keys, whatever `state_credentials` says."""
+
+    _original = staticmethod(boto_client.boto_client_for)
 
     def __init__(self) -> None:
         self._clients: dict[tuple[str, str], object] = {}
@@ -335,8 +337,6 @@ class TaskClients:
             if (region, service) not in self._clients:
                 self._clients[region, service] = self._original(region, service, state_credentials)
             return self._clients[region, service]
-
-    _original = staticmethod(boto_client.boto_client_for)
 
     @staticmethod
     def callers() -> list[object]:

@@ -23,7 +23,14 @@ from config.names import RELEASE_MODES
 from constructs import Construct
 from constructs.promotion.release_record import OPTIONAL_ATTRIBUTES
 from constructs.promotion.tasks import sagemaker_arn
-from constructs.workflow_fragments import FailureTail, Fragment, OldestRunningOnly, sdk_call, with_defaults
+from constructs.workflow_fragments import (
+    ALL_ERRORS,
+    FailureTail,
+    Fragment,
+    OldestRunningOnly,
+    sdk_call,
+    with_defaults,
+)
 
 # The modes the workflow accepts are the release record modes (config.names.RELEASE_MODES): the record keeps the mode.
 MODES = ("release", "force", "rollback")
@@ -200,7 +207,7 @@ class Admission(Fragment):
                     sfn.JsonPath.string_at("$.describe_error.Cause"),
                 ),
             ),
-            errors=[sfn.Errors.ALL],
+            errors=[ALL_ERRORS],
             result_path="$.describe_error",
         )
         return describe_package

@@ -22,7 +22,7 @@ from config.names import VARIANT_NAME
 from config.sections import EndpointStageSettings
 from constructs import Construct
 from constructs.promotion.tasks import sagemaker_arn
-from constructs.workflow_fragments import sdk_call
+from constructs.workflow_fragments import ALL_ERRORS, sdk_call
 
 SERVICE_LINKED_ROLE = (
     "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
@@ -98,7 +98,7 @@ class ProdScaling:
             result_selector={"instance_type.$": "States.ArrayGetItem($.ProductionVariants[*].InstanceType, 0)"},
             result_path=f"{previous_path}_config",
         )
-        describe.add_catch(describe_failed, errors=[sfn.Errors.ALL], result_path="$.error")
+        describe.add_catch(describe_failed, errors=[ALL_ERRORS], result_path="$.error")
         delete_policy = self._call(
             "DeleteProdScalingPolicy",
             "deleteScalingPolicy",
@@ -108,8 +108,8 @@ class ProdScaling:
         deregister = self._call(
             "DeregisterProdScaling", "deregisterScalableTarget", {}, [self._alarm_statement("DeleteAlarms")]
         )
-        delete_policy.add_catch(deregister, errors=[sfn.Errors.ALL], result_path="$.scaling_suspend_error")
-        deregister.add_catch(update, errors=[sfn.Errors.ALL], result_path="$.scaling_suspend_error")
+        delete_policy.add_catch(deregister, errors=[ALL_ERRORS], result_path="$.scaling_suspend_error")
+        deregister.add_catch(update, errors=[ALL_ERRORS], result_path="$.scaling_suspend_error")
         delete_policy.next(deregister).next(update)
         same_type = sfn.Condition.string_equals(f"{previous_path}_config.instance_type", self._fleet.instance_type)
         describe.next(

@@ -34,6 +34,7 @@ from constructs.promotion.tasks import (
     use_key,
 )
 from constructs.workflow_fragments import (
+    ALL_ERRORS,
     ChoiceExit,
     FailureTail,
     Fragment,
@@ -167,7 +168,7 @@ class EndpointRollout(Fragment):
             .when(sfn.Condition.string_matches(f"{error}.Cause", ENDPOINT_MISSING), no_endpoint_yet)
             .otherwise(not_described)
         )
-        describe_current.add_catch(missing, errors=[sfn.Errors.ALL], result_path=error)
+        describe_current.add_catch(missing, errors=[ALL_ERRORS], result_path=error)
         return describe_current, no_endpoint_yet
 
     def _create_or_update(self, guardrails: dict | None) -> tuple[tasks.CallAwsService, tasks.CallAwsService]:
@@ -278,7 +279,7 @@ class EndpointRollout(Fragment):
             result_path=f"$.smoke_{self._stage}",
         )
         restore = self._restore()
-        smoke.add_catch(restore, errors=[sfn.Errors.ALL], result_path=f"$.smoke_{self._stage}_error")
+        smoke.add_catch(restore, errors=[ALL_ERRORS], result_path=f"$.smoke_{self._stage}_error")
         smoke_passed = sfn.Choice(self, f"{self._title}SmokePassed").otherwise(restore)
         smoke.next(smoke_passed)
         return smoke, smoke_passed
