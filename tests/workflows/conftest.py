@@ -61,6 +61,18 @@ def model_answer(correct: bool = True) -> str:
     )
 
 
+def ended(sfn, execution_arn: str, seconds: float = 30) -> dict | None:
+    """The execution once it is no longer RUNNING, or None after `seconds` (a guard against a hung test, not an
+    assertion about speed)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            return execution
+        time.sleep(0.05)
+    return None
+
+
 class World:
     """The AWS resources the workflows use, created in moto, and the state machines from the templates."""
 
@@ -170,12 +182,9 @@ class World:
         )["executionArn"]
 
     def finish(self, execution_arn: str) -> dict:
-        deadline = time.monotonic() + 30  # a guard against a hung test, not an assertion about speed
-        while time.monotonic() < deadline:
-            execution = self.sfn.describe_execution(executionArn=execution_arn)
-            if execution["status"] != "RUNNING":
-                return execution
-            time.sleep(0.05)
+        execution = ended(self.sfn, execution_arn)
+        if execution:
+            return execution
         self.sfn.stop_execution(executionArn=execution_arn)
         raise AssertionError(f"{execution_arn} still running; last states {self.visited(execution_arn)[-12:]}")
 

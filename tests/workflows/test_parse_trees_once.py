@@ -4,13 +4,13 @@ still refused at every CreateStateMachine, and two executions of one definition 
 from __future__ import annotations
 
 import json
-import time
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.moto_patches import REGION, emulated_aws
+from tests.workflows.conftest import ended
 
 ROLE = "arn:aws:iam::123456789012:role/workflow-test"
 COUNTER = {
@@ -28,13 +28,9 @@ COUNTER = {
 def _run(sfn, machine: str, payload: dict) -> dict:
     name = f"run-{payload['run']}"
     arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))["executionArn"]
-    deadline = time.monotonic() + 30  # a guard against a hung test, not an assertion about speed
-    while time.monotonic() < deadline:
-        execution = sfn.describe_execution(executionArn=arn)
-        if execution["status"] != "RUNNING":
-            return execution
-        time.sleep(0.05)
-    raise AssertionError(f"{name} still running")
+    execution = ended(sfn, arn)
+    assert execution, f"{name} still running"
+    return execution
 
 
 def test_a_refused_definition_is_refused_every_time_and_executions_do_not_share_state():
