@@ -104,11 +104,12 @@ lint: $(VENV_STAMP) ## ruff lint and format check; GitHub workflows against thei
 	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 .PHONY: unit
-# pytest-xdist spreads the suite over every core (TEST_WORKERS=0: one process, e.g. to debug with pdb).
+# pytest-xdist spreads the suite over every core (TEST_WORKERS=0: one process, e.g. to debug with pdb); tests that
+# read one fresh-interpreter run share an xdist group, run on one worker (tests/infra/conftest.py).
 TEST_WORKERS ?= auto
 
 unit: synth $(NODE_STAMP) $(CONTAINER_STAMP) ## the pytest suite on the synthesized cdk.out, over every core (Node: the IAM evaluator, the CDK CLI; .venv-container: the serving container's stack)
-	@TEST_CLOUD_ASSEMBLY=cdk.out $(PY) -m pytest --numprocesses $(TEST_WORKERS)
+	@TEST_CLOUD_ASSEMBLY=cdk.out $(PY) -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile
 
 .PHONY: cfn-lint
 CFN_LINT_RUN = $(VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml -- cdk.out/*.template.json && \

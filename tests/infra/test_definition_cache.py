@@ -1,13 +1,16 @@
 """Phase 00/03: the synthesis cache (constructs/synth_cache.py) cannot ship a stale pipeline definition or image URI.
 
-Every environment's definition as synthesized (cached) is rebuilt from scratch with the SDK and compared byte for
-byte; the cache key covers every project module the builder imports; a warm synthesis never imports the SDK.
+The cache key covers every project module the builder imports, and building a definition makes no network call (one
+fresh build proves both). That every environment's definition as synthesized (cached) equals a build from scratch,
+byte for byte, and that a warm synthesis never imports the SDK, is proved by the fresh synthesis of
+tests/infra/test_offline.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,54 +21,9 @@ from config import load_all_environments
 from constructs import synth_cache
 from constructs.sklearn_image import _retrieve_image_uri, sklearn_image_uri
 from stacks.pipeline_definition_cache import DEFINITION_SOURCES, definition_key, pipeline_definition
-from stacks.training_pipeline_contract import DefinitionSettings
-from tests.infra.test_training_definition import SETTINGS, build_definition, deployed_definition
+from tests.infra.test_training_definition import SETTINGS, build_definition
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-WARM_BUILD = """
-import dataclasses, json, sys
-from app import create_app
-from config import load_all_environments
-_, built = create_app(load_all_environments())
-print(json.dumps({
-    "sdk_modules": sorted(name for name in sys.modules if name == "sagemaker" or name.startswith("sagemaker.")),
-    "training": {
-        env.training.stack_name: [dataclasses.asdict(env.training.definition_settings), env.training.definition]
-        for env in built
-    },
-}))
-"""
-
-
-@pytest.fixture(scope="module")
-def warm_build() -> dict:
-    """The construct tree of every environment built as `make synth` builds it (`python -O`), in a fresh interpreter.
-    A cold cache (no synthesis yet for the current sources) is filled by a first build, which imports the SDK: built
-    again."""
-
-    def build() -> dict:
-        result = subprocess.run(
-            [sys.executable, "-O", "-c", WARM_BUILD], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
-        )
-        return json.loads(result.stdout.strip().splitlines()[-1])
-
-    first = build()
-    return build() if first["sdk_modules"] else first
-
-
-def test_every_cached_definition_equals_a_fresh_build_and_is_what_the_template_holds(warm_build, synthesis):
-    assert sorted(warm_build["training"]) == sorted(n for n in synthesis.stacks if n.endswith("-training"))
-    for stack, (settings, cached) in warm_build["training"].items():
-        fresh = build_definition(DefinitionSettings(**settings))
-        assert cached == fresh, stack
-        body, _ = deployed_definition(synthesis.stacks[stack].template)
-        assert body == fresh, stack
-
-
-def test_a_warm_cache_builds_the_app_without_importing_the_sdk(warm_build):
-    assert warm_build["sdk_modules"] == []
 
 
 def test_every_cached_image_uri_equals_the_sdk_lookup():
@@ -102,28 +60,55 @@ def test_a_cold_cache_gives_the_same_definition(tmp_path, monkeypatch):
     assert pipeline_definition(SETTINGS) == build_definition(SETTINGS)  # read back on this hit
 
 
-IMPORTED_PROJECT_FILES = """
-import json, sys
+# SETTINGS' definition built in a fresh interpreter (the SDK's imports included) with sockets and botocore's HTTP
+# sender refusing every call: what it tried to reach, and the project files it imported.
+FRESH_BUILD = """
+import json, socket, sys
 from pathlib import Path
-root = Path(sys.argv[1])
+attempts = []
+def refuse(self, address, *args, **kwargs):
+    attempts.append(str(address))
+    raise OSError("network disabled by test")
+socket.socket.connect = refuse
+socket.create_connection = lambda address, *a, **k: refuse(None, address)
+import botocore.httpsession
+def refuse_send(self, request):
+    attempts.append(request.url)
+    raise OSError("network disabled by test")
+botocore.httpsession.URLLib3Session.send = refuse_send
 from stacks.training_pipeline_contract import DefinitionSettings
 from stacks.training_pipeline_definition import build_definition
-build_definition(DefinitionSettings(**json.loads(sys.argv[2])))
+definition = build_definition(DefinitionSettings(**json.loads(sys.argv[1])))
+root = Path.cwd()
 files = {Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
-print(json.dumps(sorted(str(f.relative_to(root)) for f in files if f.is_relative_to(root) and ".venv" not in f.parts)))
+ours = sorted(str(f.relative_to(root)) for f in files if f.is_relative_to(root) and ".venv" not in f.parts)
+print(json.dumps({"attempts": attempts, "length": len(definition), "project_files": ours}))
 """
 
 
-def test_the_key_covers_every_project_module_the_builder_imports():
-    settings = json.dumps(dataclasses.asdict(SETTINGS))
+@pytest.fixture(scope="module")
+def fresh_build() -> dict:
+    """One fresh interpreter for both proofs below (each was seconds of its own), with no AWS variable at all (no
+    credentials, region or metadata switch)."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SAGEMAKER_"))}
     result = subprocess.run(
-        [sys.executable, "-c", IMPORTED_PROJECT_FILES, str(PROJECT_ROOT), settings],
+        [sys.executable, "-c", FRESH_BUILD, json.dumps(dataclasses.asdict(SETTINGS))],
         cwd=PROJECT_ROOT,
+        env={**environment, "PYTHONPATH": str(PROJECT_ROOT)},
         capture_output=True,
         text=True,
         check=True,
     )
-    imported = set(json.loads(result.stdout))
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_building_the_definition_makes_no_network_call(fresh_build):
+    """Every socket connection and botocore request refused: the build must succeed with zero attempts."""
+    assert fresh_build["attempts"] == []
+    assert fresh_build["length"] > 1000
+
+
+def test_the_key_covers_every_project_module_the_builder_imports(fresh_build):
     hashed = {str(path.relative_to(PROJECT_ROOT)) for path in synth_cache.source_files(DEFINITION_SOURCES)}
-    assert imported, result.stderr
-    assert imported - hashed == set()
+    assert fresh_build["project_files"]
+    assert set(fresh_build["project_files"]) - hashed == set()
