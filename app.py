@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from aws_cdk import App, AspectPriority, Aspects, Validations
+from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 import stacks  # noqa: F401  (makes the project's constructs/ folder importable)
 from config import ConfigError, EnvironmentConfig, select_environments
-from constructs.compliance import MandatoryTagsCheck
+from constructs.compliance import check_mandatory_tags
 from stacks.environment import EnvironmentStacks, build_environment
 
 # Context and feature flags live here, not in cdk.json, so that `python app.py`, the CDK CLI and the tests
@@ -40,7 +40,7 @@ def create_app(
     # `make test`, CI and before `make deploy` (.cfnlintrc.yaml; tests/infra/test_template_validation.py).
     app = App(outdir=outdir, context=FEATURE_FLAGS, builtin_cloud_formation_validation=False)
     built = [build_environment(app, config) for config in configs]
-    Aspects.of(app).add(MandatoryTagsCheck(), priority=AspectPriority.READONLY)
+    check_mandatory_tags(app)
     if nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app, built

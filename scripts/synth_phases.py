@@ -3,10 +3,10 @@
 Usage: python scripts/synth_phases.py OUTDIR [--no-nag]
 The phases: importing CDK and cdk-nag, importing the project, importing the SageMaker SDK (only when a pipeline
 definition is not cached: SYNTH_CACHE=off forces it), pipeline definitions and image URIs, the construct tree, asset
-bundling, the mandatory-tags aspect, and `app.synth()` (cdk-nag, template and asset writing, in the jsii process).
-cdk-nag's own share is `app.synth()` with the plugin minus without it (--no-nag), two runs: scripts/bench_synth.py.
-Also counted: the calls into the jsii kernel while the tree is built and during `app.synth()` (aspects and
-validations calling back into Python), each a round trip to Node.
+bundling, the mandatory-tags check (a validation), and `app.synth()` (cdk-nag, template and asset writing, in the
+jsii process). cdk-nag's own share is `app.synth()` with the plugin minus without it (--no-nag), two runs:
+scripts/bench_synth.py. Also counted: the calls into the jsii kernel while the tree is built and during `app.synth()`
+(validations calling back into Python), each a round trip to Node.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main(outdir: str, *flags: str) -> int:
     clock.wrap(stacks.training, "pipeline_definition", "definitions and image URIs (cache or SDK)")
     clock.wrap(constructs.code_bundle, "write_tarball", "code bundle tarballs")
     clock.wrap(constructs.python_function._CopyFiles, "try_bundle", "Lambda asset bundling")
-    clock.wrap(constructs.compliance.MandatoryTagsCheck, "visit", "mandatory-tags aspect")
+    clock.wrap(constructs.compliance.MandatoryTagsCheck, "validate", "mandatory-tags check")
 
     calls = KernelCalls()
     start = time.perf_counter()
@@ -106,10 +106,10 @@ def main(outdir: str, *flags: str) -> int:
     synth = time.perf_counter() - start
 
     seconds = clock.seconds
-    # Definitions and tarballs are built while the tree is; Lambda bundling and the aspect run inside app.synth().
+    # Definitions and tarballs are built while the tree is; Lambda bundling and the tags check run inside app.synth().
     definitions = seconds["definitions and image URIs (cache or SDK)"]
     seconds["construct tree"] = tree - definitions - seconds["code bundle tarballs"]
-    inside_synth = seconds["mandatory-tags aspect"] + seconds["Lambda asset bundling"]
+    inside_synth = seconds["mandatory-tags check"] + seconds["Lambda asset bundling"]
     seconds["app.synth(): nag, template and asset writing"] = synth - inside_synth
     result = {
         "nag": "--no-nag" not in flags,

@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, AspectPriority, Aspects, Stack, Validations
+from aws_cdk import App, Stack, Tags, Validations
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
@@ -17,7 +18,13 @@ from nag_report import render
 
 from config import load_all_environments
 from constructs import Construct
-from constructs.compliance import MANDATORY_TAG_KEYS, MandatoryTagsCheck, acknowledge, skip_checkov
+from constructs.compliance import (
+    MANDATORY_TAG_KEYS,
+    acknowledge,
+    apply_mandatory_tags,
+    check_mandatory_tags,
+    skip_checkov,
+)
 from tests.infra.conftest import STACK_NAMES
 
 CONFIGS = {config.name: config for config in load_all_environments()}
@@ -72,15 +79,25 @@ def test_every_taggable_resource_has_the_mandatory_tags(synthesis, stack):
     assert checked > 0
 
 
-def test_synth_fails_naming_the_construct_that_lacks_a_mandatory_tag(tmp_path):
+def test_synth_fails_naming_every_construct_that_lacks_a_mandatory_tag(tmp_path):
     app = App(outdir=str(tmp_path))
     stack = Stack(app, "Untagged")
     sqs.Queue(stack, "Queue", enforce_ssl=True)
-    Aspects.of(app).add(MandatoryTagsCheck(), priority=AspectPriority.READONLY)
+    topic = sns.Topic(Stack(app, "PartlyTagged"), "Topic")
+    apply_mandatory_tags(topic, {key: "x" for key in MANDATORY_TAG_KEYS})
+    Tags.of(topic).remove("owner")
+    sqs.Queue(topic.stack, "Tagged", enforce_ssl=True)
+    apply_mandatory_tags(topic.stack.node.find_child("Tagged"), {key: "x" for key in MANDATORY_TAG_KEYS})
+    check_mandatory_tags(app)
     with pytest.raises(RuntimeError) as failure:
         app.synth()
-    assert "Untagged/Queue/Resource" in str(failure.value)
-    assert "project, env, owner, managed_by, cost_center" in str(failure.value)
+    message = str(failure.value)
+    assert (
+        "Untagged/Queue/Resource (AWS::SQS::Queue) lacks mandatory tag(s): project, env, owner, managed_by, cost_center"
+        in message
+    )
+    assert "PartlyTagged/Topic/Resource (AWS::SNS::Topic) lacks mandatory tag(s): owner" in message
+    assert "PartlyTagged/Tagged" not in message
 
 
 def test_nag_gate_fails_synth_on_an_unacknowledged_finding(tmp_path):
