@@ -22,7 +22,7 @@ if [ -z "$PY39" ] || ! "$PY39" -c "import sys; assert sys.version_info[:2] == (3
   echo "container-venv: no Python 3.9 found (set PY39=/path/to/python3.9)" >&2
   exit 1
 fi
-echo ">> creating $VENV: Python 3.9 with the SageMaker scikit-learn 1.2-1 container's libraries (first run: ~15 s)"
+echo ">> creating $VENV: Python 3.9 with the SageMaker scikit-learn 1.2-1 container's libraries (first run: ~20 s)"
 start=$(date +%s)
 rm -rf "$VENV"
 "$PY39" -m venv "$VENV"

@@ -47,6 +47,7 @@ import importlib.util
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,14 +90,35 @@ EXECUTE_STATE_MACHINES = {"stepfunctions": {"execute_state_machine": True}, "lam
 
 
 # ------------------------------------------------------------------------------------------------------ Lambda
-def _load_handler(path: Path):
+@dataclass
+class EndpointClock:
+    """The `time` the Lambda handlers run with: `perf_counter` moves only when an emulated endpoint answers, by
+    `latency_ms`, so the smoke test judges the endpoint's latency and not this machine's load (a 2.5 s stall of a
+    loaded 2-core machine once failed dev's 2 s budget); everything else is the real `time`."""
+
+    latency_ms: float = 50.0
+    now: float = 0.0
+
+    def answered(self) -> None:
+        self.now += self.latency_ms / 1000
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+def _load_handler(path: Path, clock: EndpointClock):
     spec = importlib.util.spec_from_file_location(f"handler_{path.parent.name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if getattr(module, "time", None) is time:
+        module.time = clock
     return module.handler
 
 
-def _real_handlers(handlers: Mapping[str, Path]):
+def _real_handlers(handlers: Mapping[str, Path], clock: EndpointClock):
     def invoke(self, function_name, qualifier, body, headers, response_headers):
         name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
         context = SimpleNamespace(
@@ -105,7 +127,7 @@ def _real_handlers(handlers: Mapping[str, Path]):
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
             aws_request_id="test-request",
         )
-        return json.dumps(_load_handler(handlers[name])(json.loads(body or "{}"), context)).encode()
+        return json.dumps(_load_handler(handlers[name], clock)(json.loads(body or "{}"), context)).encode()
 
     return invoke
 
@@ -356,9 +378,10 @@ class Clock:
 
 @contextmanager
 def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
-    """moto with state machine execution and every patch above. Yields clock, updates, describe_failures and answers
-    (the queue of endpoint response bodies)."""
+    """moto with state machine execution and every patch above. Yields clock, updates, describe_failures, answers
+    (the queue of endpoint response bodies) and endpoint_clock."""
     clock = Clock()
+    endpoint_clock = EndpointClock()
     updates = EndpointUpdates()
     describe_failures = DescribeFailures()
     answers: list[str] = []
@@ -366,6 +389,7 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
 
     def answer(self, endpoint_name, unique_repr):
         body = answers.pop(0) if answers else "no answer queued"
+        endpoint_clock.answered()
         return body, "application/json", VARIANT_NAME, ""
 
     def skip_wait(self, env, wait_seconds):
@@ -383,7 +407,7 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
     with (
         mock_aws(config=EXECUTE_STATE_MACHINES),
         contextlib.ExitStack() as clients,
-        mock.patch.object(LambdaSimpleBackend, "invoke", _real_handlers(handlers)),
+        mock.patch.object(LambdaSimpleBackend, "invoke", _real_handlers(handlers, endpoint_clock)),
         mock.patch.object(WaitFunction, "_wait_interval", skip_wait),
         mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task", _sdk_task_as_step_functions_does),
         mock.patch.object(SageMakerRuntimeBackend, "invoke_endpoint", answer),
@@ -404,7 +428,13 @@ def emulated_aws(handlers: Mapping[str, Path]) -> Iterator[SimpleNamespace]:
     ):
         for module in TaskClients.callers():
             clients.enter_context(mock.patch.object(module, "boto_client_for", task_clients.client))
-        yield SimpleNamespace(clock=clock, updates=updates, answers=answers, describe_failures=describe_failures)
+        yield SimpleNamespace(
+            clock=clock,
+            updates=updates,
+            answers=answers,
+            describe_failures=describe_failures,
+            endpoint_clock=endpoint_clock,
+        )
 
 
 # ------------------------------------------------------------------------------------------------------ orphan report

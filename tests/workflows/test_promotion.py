@@ -129,6 +129,17 @@ def test_failed_staging_smoke_test_restores_staging_alerts_and_stops(world, aws)
     assert "RequestApproval" not in world.visited(execution["executionArn"])[-20:]
 
 
+def test_an_endpoint_slower_than_the_latency_budget_fails_the_staging_smoke_test(world, aws):
+    """The handler's clock moves by the emulated endpoint's latency (tests/moto_patches.py EndpointClock), never by
+    this machine's load: 50 ms passes dev's budget, a slower endpoint does not."""
+    package = world.register_package()
+    aws.endpoint_clock.latency_ms = CONFIG.serving.latency_budget_ms + 1
+    world.endpoint_answers(model_answer())
+    execution = world.finish(world.start("promotion", {"model_package_arn": package, "mode": "release"}))
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "StagingSmokeTestFailed"
+
+
 def test_first_release_with_failing_smoke_test_deletes_the_new_staging_endpoint(world):
     package = world.register_package()
     world.endpoint_answers(model_answer(correct=False))
